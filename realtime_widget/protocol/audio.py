@@ -24,6 +24,7 @@ __all__ = [
     "BYTES_PER_MS",
     "SAMPLE_RATE",
     "Int16Array",
+    "StreamResampler",
     "alaw_decode",
     "alaw_encode",
     "as_int16",
@@ -90,17 +91,20 @@ def as_int16(samples: npt.ArrayLike) -> Int16Array:
         axis = 0 if arr.shape[0] < arr.shape[1] else 1
         arr = arr.astype(np.float64).mean(axis=axis)
         if np.issubdtype(np.asarray(samples).dtype, np.integer):
-            arr = np.round(arr)
-            return np.clip(arr, -32768, 32767).astype(np.int16)
+            mixed: Int16Array = np.clip(np.round(arr), -32768, 32767).astype(np.int16)
+            return mixed
     elif arr.ndim != 1:
         raise ValueError(f"audio must be 1-D (mono) or 2-D (channels), got shape {arr.shape}")
     if arr.dtype == np.int16:
         return arr
+    out: Int16Array
     if np.issubdtype(arr.dtype, np.integer):
-        return np.clip(arr, -32768, 32767).astype(np.int16)
+        out = np.clip(arr, -32768, 32767).astype(np.int16)
+        return out
     if np.issubdtype(arr.dtype, np.floating):
         scaled = np.round(np.asarray(arr, dtype=np.float64) * 32767.0)
-        return np.clip(scaled, -32768, 32767).astype(np.int16)
+        out = np.clip(scaled, -32768, 32767).astype(np.int16)
+        return out
     if arr.dtype == np.bool_ or arr.size == 0:
         return arr.astype(np.int16)
     raise TypeError(f"cannot convert audio of dtype {arr.dtype} to int16")
@@ -108,7 +112,8 @@ def as_int16(samples: npt.ArrayLike) -> Int16Array:
 
 def to_float32(samples: npt.ArrayLike) -> npt.NDArray[np.float32]:
     """int16 PCM → float32 in [-1, 1)."""
-    return as_int16(samples).astype(np.float32) / np.float32(32768.0)
+    out: npt.NDArray[np.float32] = as_int16(samples).astype(np.float32) / np.float32(32768.0)
+    return out
 
 
 # -- resampling ---------------------------------------------------------------
@@ -138,31 +143,76 @@ def resample(samples: npt.ArrayLike, src_rate: int, dst_rate: int = SAMPLE_RATE)
     has ``round(len * dst / src)`` samples and no delay: sample ``i`` of the
     output is time ``i / dst_rate`` of the input.
     """
-    if src_rate <= 0 or dst_rate <= 0:
-        raise ValueError(f"sample rates must be positive, got {src_rate} and {dst_rate}")
     x = as_int16(samples)
+    rs = StreamResampler(src_rate, dst_rate)
     if src_rate == dst_rate or x.size == 0:
-        return x.copy()
-    g = math.gcd(src_rate, dst_rate)
-    up, down = dst_rate // g, src_rate // g
-    phases, half = _polyphase(up, down)
-    taps = phases.shape[1]
-    n_out = round(x.size * dst_rate / src_rate)
-    # Output n sits at upsampled position n*down; the filter is centred there.
-    pad_left = taps + 1
-    xf = np.concatenate(
-        [np.zeros(pad_left), x.astype(np.float64), np.zeros(taps + 2)]
-    )
-    out = np.empty(n_out, dtype=np.float64)
-    k = np.arange(taps)
-    for start in range(0, n_out, _BLOCK):
-        n = np.arange(start, min(start + _BLOCK, n_out))
-        pos = n * down + half  # index into the (virtual) upsampled, delayed signal
-        phase = pos % up
-        base = pos // up  # input index of tap 0
-        idx = base[:, None] - k[None, :] + pad_left
-        out[start : start + n.size] = np.einsum("ij,ij->i", xf[idx], phases[phase])
-    return np.clip(np.round(out), -32768, 32767).astype(np.int16)
+        same: Int16Array = x.copy()
+        return same
+    return np.concatenate([rs.process(x), rs.flush()])
+
+
+class StreamResampler:
+    """Resample a stream chunk by chunk, with no seams at chunk boundaries.
+
+    The concatenated outputs of :meth:`process` and a final :meth:`flush`
+    equal :func:`resample` of the whole stream. Each ``process`` call returns
+    every output sample whose filter support has arrived, so the delay is
+    half the filter (16 input samples: 2 ms at 8 kHz).
+    """
+
+    def __init__(self, src_rate: int, dst_rate: int = SAMPLE_RATE):
+        if src_rate <= 0 or dst_rate <= 0:
+            raise ValueError(f"sample rates must be positive, got {src_rate} and {dst_rate}")
+        self.src_rate, self.dst_rate = src_rate, dst_rate
+        g = math.gcd(src_rate, dst_rate)
+        self._up, self._down = dst_rate // g, src_rate // g
+        self._phases, self._half = _polyphase(self._up, self._down)
+        self._taps = self._phases.shape[1]
+        # Zeros stand for the silence before the stream, as in a one-shot resample.
+        self._buf = np.zeros(self._taps + 1)
+        self._buf_start = -(self._taps + 1)  # stream index of _buf[0]
+        self._n_out = 0
+        self._n_in = 0
+
+    def _emit(self, n_end: int) -> Int16Array:
+        up, down, half = self._up, self._down, self._half
+        out = np.empty(max(0, n_end - self._n_out), dtype=np.float64)
+        k = np.arange(self._taps)
+        for start in range(self._n_out, n_end, _BLOCK):
+            n = np.arange(start, min(start + _BLOCK, n_end))
+            pos = n * down + half  # position in the (virtual) upsampled, delayed stream
+            base = pos // up  # stream index of the newest input under the filter
+            idx = base[:, None] - k[None, :] - self._buf_start
+            block = np.einsum("ij,ij->i", self._buf[idx], self._phases[pos % up])
+            out[start - self._n_out : start - self._n_out + n.size] = block
+        self._n_out = max(self._n_out, n_end)
+        keep_from = (self._n_out * down + half) // up - (self._taps - 1)
+        drop = max(0, keep_from - self._buf_start)
+        if drop:
+            self._buf = self._buf[drop:]
+            self._buf_start += drop
+        return np.clip(np.round(out), -32768, 32767).astype(np.int16)
+
+    def process(self, samples: npt.ArrayLike) -> Int16Array:
+        x = as_int16(samples)
+        if self._up == self._down:
+            self._n_in += x.size
+            self._n_out += x.size
+            same: Int16Array = x.copy()
+            return same
+        self._buf = np.concatenate([self._buf, x.astype(np.float64)])
+        self._n_in += x.size
+        # Output n needs inputs up to (n*down + half) // up, which must have arrived.
+        n_end = -((self._half - self._n_in * self._up) // self._down)  # ceil division
+        return self._emit(max(self._n_out, n_end))
+
+    def flush(self) -> Int16Array:
+        """The last samples (the filter's delay), as if the stream ended in silence."""
+        total = round(self._n_in * self.dst_rate / self.src_rate)
+        if self._up == self._down or total <= self._n_out:
+            return np.zeros(0, dtype=np.int16)
+        self._buf = np.concatenate([self._buf, np.zeros(self._taps + 2)])
+        return self._emit(total)
 
 
 # -- G.711 ----------------------------------------------------------------------
@@ -266,6 +316,8 @@ def read_wav(source: str | os.PathLike[str] | bytes | BinaryIO) -> tuple[Int16Ar
         cid, size = raw[pos : pos + 4], struct.unpack_from("<I", raw, pos + 4)[0]
         body = raw[pos + 8 : pos + 8 + size]
         if cid == b"fmt ":
+            if len(body) < 16:
+                raise ValueError(f"WAV fmt chunk is truncated ({len(body)} bytes, need 16)")
             tag, channels, rate = struct.unpack_from("<HHI", body, 0)
             bits = struct.unpack_from("<H", body, 14)[0]
             if tag == _WAVE_FORMAT_EXTENSIBLE and len(body) >= 26:
@@ -286,7 +338,11 @@ def read_wav(source: str | os.PathLike[str] | bytes | BinaryIO) -> tuple[Int16Ar
         samples = np.frombuffer(data[: len(data) // 2 * 2], "<i2")
     elif tag == _WAVE_FORMAT_PCM and bits == 24:
         b = np.frombuffer(data[: len(data) // 3 * 3], np.uint8).reshape(-1, 3)
-        v = b[:, 0].astype(np.int32) | (b[:, 1].astype(np.int32) << 8) | (b[:, 2].astype(np.int32) << 16)
+        v = (
+            b[:, 0].astype(np.int32)
+            | (b[:, 1].astype(np.int32) << 8)
+            | (b[:, 2].astype(np.int32) << 16)
+        )
         v = np.where(v >= 1 << 23, v - (1 << 24), v)
         samples = (v >> 8).astype(np.int16)
     elif tag == _WAVE_FORMAT_PCM and bits == 32:
@@ -302,8 +358,14 @@ def read_wav(source: str | os.PathLike[str] | bytes | BinaryIO) -> tuple[Int16Ar
         raise ValueError(f"unsupported WAV encoding: format tag {tag}, {bits} bits")
     frames = samples.size // channels
     samples = samples[: frames * channels].reshape(frames, channels)
-    mono = samples[:, 0] if channels == 1 else samples
-    return as_int16(mono), rate
+    if channels == 1:
+        return as_int16(samples[:, 0]), rate
+    # Mix down here: as_int16 would guess the channel axis from the shape,
+    # which is wrong when a file has fewer frames than channels.
+    mixed = samples.astype(np.float64).mean(axis=1)
+    if np.issubdtype(samples.dtype, np.integer):
+        mixed = np.round(mixed).astype(np.int32)
+    return as_int16(mixed), rate
 
 
 def wav_bytes(samples: npt.ArrayLike, rate: int = SAMPLE_RATE) -> bytes:
@@ -322,12 +384,17 @@ def wav_bytes(samples: npt.ArrayLike, rate: int = SAMPLE_RATE) -> bytes:
     payload = pcm.astype("<i2", copy=False).tobytes()
     buf = io.BytesIO()
     buf.write(b"RIFF" + struct.pack("<I", 36 + len(payload)) + b"WAVE")
-    buf.write(b"fmt " + struct.pack("<IHHIIHH", 16, 1, channels, rate, rate * 2 * channels, 2 * channels, 16))
+    buf.write(
+        b"fmt "
+        + struct.pack("<IHHIIHH", 16, 1, channels, rate, rate * 2 * channels, 2 * channels, 16)
+    )
     buf.write(b"data" + struct.pack("<I", len(payload)) + payload)
     return buf.getvalue()
 
 
-def write_wav(path: str | os.PathLike[str], samples: npt.ArrayLike, rate: int = SAMPLE_RATE) -> None:
+def write_wav(
+    path: str | os.PathLike[str], samples: npt.ArrayLike, rate: int = SAMPLE_RATE
+) -> None:
     with open(path, "wb") as f:
         f.write(wav_bytes(samples, rate))
 

@@ -44,7 +44,7 @@ def _ga_item(item: Any) -> Any:
         return item
     new = dict(item)
     new["content"] = [
-        {**p, "type": _CONTENT_TYPES.get(p.get("type"), p.get("type"))}
+        {**p, "type": _CONTENT_TYPES.get(str(p.get("type")), p.get("type"))}
         if isinstance(p, dict)
         else p
         for p in content
@@ -52,20 +52,24 @@ def _ga_item(item: Any) -> Any:
     return new
 
 
-def beta_session_to_ga(session: dict[str, Any]) -> dict[str, Any]:
+def beta_session_to_ga(session: dict[str, Any], session_type: str = "realtime") -> dict[str, Any]:
     """Map a flat beta ``session`` object onto the GA nested shape.
 
     Already-GA objects (they have ``audio`` or ``type``) come back unchanged.
     Fields with no GA counterpart (``temperature``) are kept at top level so
-    nothing is lost.
+    nothing is lost. ``session_type="transcription"`` is for beta
+    transcription sessions (``transcription_session.updated``), whose
+    ``modalities`` have no GA counterpart and are dropped.
     """
     if "audio" in session or session.get("type") in ("realtime", "transcription"):
         return session
-    out: dict[str, Any] = {"type": "realtime"}
+    out: dict[str, Any] = {"type": session_type}
     inp: dict[str, Any] = {}
     outp: dict[str, Any] = {}
     for key, value in session.items():
         if key == "modalities":
+            if session_type == "transcription":
+                continue
             mods = list(value or [])
             out["output_modalities"] = ["audio"] if "audio" in mods else mods
         elif key == "voice":
@@ -111,7 +115,8 @@ def to_ga(event: Event) -> list[Event]:
         new["type"] = renamed
         new["_beta_type"] = type_
         if renamed == "session.updated" and isinstance(new.get("session"), dict):
-            new["session"] = beta_session_to_ga(new["session"])
+            kind = "transcription" if type_ == "transcription_session.updated" else "realtime"
+            new["session"] = beta_session_to_ga(new["session"], kind)
         return [new]
     if type_ == "conversation.item.created":
         item = _ga_item(event.get("item"))
@@ -124,7 +129,11 @@ def to_ga(event: Event) -> list[Event]:
         session = event.get("session")
         if isinstance(session, dict) and "audio" not in session and "modalities" in session:
             return [{**event, "session": beta_session_to_ga(session), "_beta_type": type_}]
-    if type_ in ("response.output_item.added", "response.output_item.done"):
+    if type_ in (
+        "response.output_item.added",
+        "response.output_item.done",
+        "conversation.item.retrieved",
+    ):
         item = event.get("item")
         if isinstance(item, dict) and item.get("role") == "assistant":
             ga = _ga_item(item)

@@ -188,7 +188,9 @@ def response_create(
     response: Mapping[str, Any] | None = None, *, event_id: str | None = None
 ) -> Event:
     """``response.create``; ``response`` holds per-response overrides (GA shape)."""
-    return _event("response.create", event_id, response=None if response is None else dict(response))
+    return _event(
+        "response.create", event_id, response=None if response is None else dict(response)
+    )
 
 
 def response_cancel(response_id: str | None = None, *, event_id: str | None = None) -> Event:

@@ -1,0 +1,816 @@
+"""Layer 5: :class:`Session`, the public Python API for one Realtime session.
+
+A session ties together a connection (layer 4), the recorder that logs every
+event and keeps the conversation state (layers 2-3), and the user's hooks.
+
+Threading model: every socket operation, every state change and every hook
+runs on the package's I/O thread (``_loop.py``). The public ``async`` methods
+may be awaited from any event loop (the kernel's, or ``asyncio.run`` in a
+worker thread): they hop to the I/O loop and back. :meth:`Session.send` and
+:meth:`Session.append_audio` are plain thread-safe calls that only enqueue, for
+callbacks that have no loop (comm handlers on a subshell thread).
+
+Waiting for replies without races: :meth:`Session.wait_for` by default also
+accepts a matching event that arrived after the last event this session sent,
+so ``await s.send_text("hi"); await s.wait_for("response.done")`` cannot miss a
+fast reply.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import json
+import logging
+import os
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal, Optional, TypeVar, Union
+
+import numpy as np
+import numpy.typing as npt
+
+from ._loop import call_in_io_loop, in_io_thread, io_loop
+from .connection import DEFAULT_MODEL, Connection, Endpoint, Secret
+from .errors import ConnectionClosedError, RealtimeError, ServerError
+from .log.recorder import Recorder
+from .protocol import events as ev
+from .protocol.audio import SAMPLE_RATE, as_int16, load_audio
+from .protocol.config import settings_to_session, validate_response_params
+
+if TYPE_CHECKING:
+    from .log.event_log import EventLog
+    from .server import LocalServer
+    from .state.conversation import Conversation
+
+__all__ = ["Handler", "Session", "SessionStatus"]
+
+_log = logging.getLogger(__name__)
+
+Event = dict[str, Any]
+Handler = Callable[[Event], Optional[Awaitable[None]]]  # noqa: UP045 (runtime alias, 3.10)
+SessionStatus = Literal["new", "connecting", "connected", "closing", "closed", "failed"]
+T = TypeVar("T")
+
+# Synthetic event types the session itself dispatches to hooks (never on the wire).
+CONNECTION_CLOSED = "connection.closed"
+
+AudioSource = Union[str, "os.PathLike[str]", bytes, npt.ArrayLike]
+
+
+@dataclass
+class _Waiter:
+    types: frozenset[str]
+    predicate: Callable[[Event], bool] | None
+    future: asyncio.Future[Event]
+
+    def matches(self, event: Event) -> bool:
+        if event.get("type") not in self.types and "*" not in self.types:
+            return False
+        if self.predicate is None:
+            return True
+        try:
+            return bool(self.predicate(event))
+        except Exception:  # a broken predicate must not break the receive loop
+            _log.exception("wait_for predicate raised")
+            return False
+
+
+class Session:
+    """One Realtime session, over WebSocket, to OpenAI, Azure, any compatible
+    server, or the bundled local server.
+
+    >>> async with Session("local", instructions="Be brief.") as s:   # doctest: +SKIP
+    ...     await s.send_text("Hello")
+    ...     done = await s.wait_for("response.done")
+
+    ``target`` is ``"local"`` (default: an in-process local server, no key
+    needed), ``"openai"``, ``"azure"``, a ``ws://``/``wss://`` URL, or an
+    :class:`~realtime_widget.connection.Endpoint`. Keyword ``settings`` (voice,
+    instructions, turn_detection, silence_duration_ms, ...) are sent as one
+    ``session.update`` right after connecting; see
+    :func:`~realtime_widget.protocol.config.settings_to_session`.
+    """
+
+    def __init__(
+        self,
+        target: str | Endpoint = "local",
+        *,
+        model: str | None = None,
+        api_key: str | None = None,
+        azure_endpoint: str | None = None,
+        deployment: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        auto_truncate: bool = True,
+        reply_timeout: float = 30.0,
+        server_options: Mapping[str, Any] | None = None,
+        **settings: Any,
+    ):
+        # Validate settings now: a typo should fail in the cell that made it.
+        self._initial_session: dict[str, Any] | None = (
+            settings_to_session(**settings) if settings else None
+        )
+        self._target = target
+        self._model = model
+        self._secret = Secret(api_key) if api_key else None
+        self._azure_endpoint = azure_endpoint or os.environ.get("AZURE_OPENAI_ENDPOINT")
+        self._deployment = deployment
+        self._headers = dict(headers or {})
+        self._server_options = dict(server_options or {})
+        self.auto_truncate = auto_truncate
+        """On ``speech_started``, truncate the assistant item being played (barge-in)."""
+        self.reply_timeout = reply_timeout
+
+        self._recorder = Recorder()
+        self._conn: Connection | None = None
+        self._server: LocalServer | None = None
+        self._endpoint: Endpoint | None = target if isinstance(target, Endpoint) else None
+        self._status: SessionStatus = "new"
+        self._closing = False
+        self.close_error: ConnectionClosedError | None = None
+        """Why the connection ended, if it ended unexpectedly."""
+
+        self._hooks: dict[str, list[Handler]] = {}
+        self._waiters: list[_Waiter] = []
+        self._send_queue: asyncio.Queue[str | None] | None = None
+        self._in_flight = 0  # texts queued for the writer and not yet on the socket
+        self._tasks: list[asyncio.Task[None]] = []
+        self._hook_tasks: set[asyncio.Task[None]] = set()
+        self._last_sent_index = -1
+        self._pending_updates: dict[str, asyncio.Future[Event]] = {}
+
+        self.config: dict[str, Any] = {}
+        """The effective session configuration, as the server last reported it."""
+        self.requested: list[dict[str, Any]] = []
+        """Every ``session`` object this session sent in a ``session.update``, in order."""
+        self.hook_errors: list[BaseException] = []
+        self.playback_position: Callable[[str], float | None] | None = None
+        """Optional ``item_id -> milliseconds played`` (None when not playing); the widget
+        sets it from the browser's counters. Without it, playback is assumed to run in real
+        time from the first audio delta (as in a headless client)."""
+        self.dropped_after_close = 0
+
+    # -- introspection ----------------------------------------------------------------
+
+    def __repr__(self) -> str:
+        where = self._endpoint.url if self._endpoint else repr(self._target)
+        conv = self._recorder.conversation
+        return (
+            f"<Session {self._status} {where} items={len(conv.items)} "
+            f"responses={len(conv.responses)} events={len(self._recorder.log)}>"
+        )
+
+    @property
+    def status(self) -> SessionStatus:
+        return self._status
+
+    @property
+    def url(self) -> str | None:
+        return self._endpoint.url if self._endpoint else None
+
+    @property
+    def log(self) -> EventLog:
+        """Every event in and out, with kernel timestamps."""
+        return self._recorder.log
+
+    @property
+    def conversation(self) -> Conversation:
+        """Items, responses, audio, transcripts, turns and usage so far."""
+        return self._recorder.conversation
+
+    @property
+    def recorder(self) -> Recorder:
+        return self._recorder
+
+    @property
+    def server(self) -> LocalServer | None:
+        """The in-process local server, when the target is ``"local"``."""
+        return self._server
+
+    # -- hooks --------------------------------------------------------------------------
+
+    def on(self, type_: str, handler: Handler | None = None) -> Any:
+        """Call ``handler(event)`` for every server event of ``type_`` (``"*"`` = all).
+
+        Usable as a decorator. Handlers run on the I/O thread: keep sync ones
+        short; ``async`` ones run as tasks. An exception in a handler is logged
+        and kept in :attr:`hook_errors`; it never stops the session. The
+        synthetic type ``"connection.closed"`` fires when the socket ends.
+        """
+
+        def register(fn: Handler) -> Handler:
+            self._hooks.setdefault(type_, []).append(fn)
+            return fn
+
+        if handler is None:
+            return register
+        return register(handler)
+
+    def off(self, type_: str, handler: Handler) -> None:
+        handlers = self._hooks.get(type_, [])
+        if handler in handlers:
+            handlers.remove(handler)
+
+    # -- connect / close -------------------------------------------------------------
+
+    async def __aenter__(self) -> Session:
+        await self.connect()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def connect(self, timeout: float = 20.0) -> Session:
+        """Open the socket, wait for ``session.created``, send the initial settings."""
+        await call_in_io_loop(self._connect(timeout))
+        return self
+
+    def _resolve_endpoint(self) -> Endpoint | None:
+        target = self._target
+        if isinstance(target, Endpoint):
+            return target
+        if target == "openai":
+            return Endpoint.openai(
+                self._model or DEFAULT_MODEL, self._secret, headers=self._headers
+            )
+        if target == "azure":
+            if not self._azure_endpoint or not (self._deployment or self._model):
+                raise RealtimeError(
+                    "Azure needs azure_endpoint=... (or AZURE_OPENAI_ENDPOINT) and deployment=..."
+                )
+            return Endpoint.azure(
+                self._azure_endpoint,
+                self._deployment or self._model or "",
+                self._secret,
+                headers=self._headers,
+            )
+        if target == "local":
+            return None
+        if "://" in target:
+            return Endpoint.custom(target, self._secret, model=self._model, headers=self._headers)
+        raise RealtimeError(
+            f"unknown target {target!r}: use 'local', 'openai', 'azure', a ws:// URL or an Endpoint"
+        )
+
+    async def _connect(self, timeout: float) -> None:
+        if self._status in ("connecting", "connected"):
+            raise RealtimeError(f"session is already {self._status}")
+        self._status = "connecting"
+        self._closing = False
+        try:
+            endpoint = self._resolve_endpoint()
+            if endpoint is None:
+                from .server import LocalServer  # the server is optional machinery
+
+                options = {"model": self._model or "gpt-realtime-local", **self._server_options}
+                self._server = LocalServer(**options)
+                url = await self._server.start()
+                endpoint = Endpoint.custom(url, model=self._model)
+            self._endpoint = endpoint
+            self._conn = Connection(endpoint, open_timeout=timeout)
+            created = self._expect(["session.created"], None)
+            await self._conn.open()
+            self._send_queue = asyncio.Queue()
+            self._in_flight = 0
+            self._tasks = [
+                asyncio.create_task(self._reader(), name="realtime-widget-reader"),
+                asyncio.create_task(self._writer(), name="realtime-widget-writer"),
+            ]
+            first = await self._await_waiter(created, timeout, "session.created")
+            self.config = dict(first.get("session") or {})
+            self._status = "connected"
+        except BaseException:
+            self._status = "failed"
+            await self._teardown()
+            raise
+        if self._initial_session is not None:
+            await self._update(self._initial_session, timeout)
+
+    async def close(self) -> None:
+        """Close the socket (and the in-process server). Recorded data stays."""
+        await call_in_io_loop(self._close())
+
+    async def _close(self) -> None:
+        if self._status in ("closed", "new"):
+            await self._teardown()
+            return
+        self._closing = True
+        self._status = "closing"
+        if self._conn is not None:
+            try:
+                await self._conn.close()
+            except Exception:  # closing a broken socket must not raise from close()
+                _log.debug("error while closing", exc_info=True)
+        await self._teardown()
+        self._status = "closed"
+
+    async def _teardown(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks = []
+        if self._server is not None:
+            await self._server.stop()
+            self._server = None
+        self._fail_waiters(self.close_error or ConnectionClosedError("the session was closed"))
+
+    # -- the socket loops ------------------------------------------------------------------
+
+    async def _writer(self) -> None:
+        assert self._send_queue is not None
+        assert self._conn is not None
+        queue, conn = self._send_queue, self._conn
+        while True:
+            text = await queue.get()
+            if text is None:
+                return
+            try:
+                await conn.send_text(text)
+            except ConnectionClosedError:
+                return  # the reader reports the close
+            finally:
+                self._in_flight -= 1
+
+    async def _reader(self) -> None:
+        assert self._conn is not None
+        conn, recorder = self._conn, self._recorder
+        try:
+            while True:
+                frame = await conn.recv()
+                for received in recorder.receive(frame, time.monotonic()):
+                    self._dispatch(received.event)
+        except ConnectionClosedError as exc:
+            self._on_closed(exc)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a bug in dispatch must surface, not hang the session
+            _log.exception("receive loop failed")
+            self._on_closed(ConnectionClosedError(f"receive loop failed: {exc!r}"))
+
+    def _on_closed(self, exc: ConnectionClosedError) -> None:
+        expected = self._closing and (exc.code in (1000, None))
+        if not expected:
+            self.close_error = exc
+        self._status = "closed" if self._closing else "failed"
+        self._recorder.note(
+            CONNECTION_CLOSED,
+            time.monotonic(),
+            code=exc.code,
+            reason=exc.reason,
+            message=str(exc),
+            expected=expected,
+        )
+        self._fail_waiters(exc)
+        self._call_hooks(
+            {
+                "type": CONNECTION_CLOSED,
+                "code": exc.code,
+                "reason": exc.reason,
+                "message": str(exc),
+                "expected": expected,
+            }
+        )
+
+    def _fail_waiters(self, exc: BaseException) -> None:
+        waiters, self._waiters = self._waiters, []
+        for w in waiters:
+            if not w.future.done():
+                w.future.set_exception(exc)
+        pending, self._pending_updates = self._pending_updates, {}
+        for fut in pending.values():
+            if not fut.done():
+                fut.set_exception(exc)
+
+    # -- dispatch ---------------------------------------------------------------------------
+
+    def _dispatch(self, event: Event) -> None:
+        type_ = event.get("type")
+        if type_ in ("session.created", "session.updated"):
+            session = event.get("session")
+            if isinstance(session, dict):
+                self.config = session
+            if type_ == "session.updated" and self._pending_updates:
+                # session.updated does not echo event_id: updates resolve in order.
+                first = next(iter(self._pending_updates))
+                fut = self._pending_updates.pop(first)
+                if not fut.done():
+                    fut.set_result(event)
+        elif type_ == "error":
+            err = event.get("error") or {}
+            eid = err.get("event_id") if isinstance(err, dict) else None
+            if eid and eid in self._pending_updates:
+                fut = self._pending_updates.pop(eid)
+                if not fut.done():
+                    fut.set_exception(ServerError(err))
+        elif type_ == "input_audio_buffer.speech_started" and self.auto_truncate:
+            self._barge_in()
+        if self._waiters:
+            still: list[_Waiter] = []
+            for w in self._waiters:
+                if w.future.done():
+                    continue
+                if w.matches(event):
+                    w.future.set_result(event)
+                else:
+                    still.append(w)
+            self._waiters = still
+        self._call_hooks(event)
+
+    def _call_hooks(self, event: Event) -> None:
+        type_ = event.get("type", "")
+        handlers = [*self._hooks.get(type_, ()), *self._hooks.get("*", ())]
+        for handler in handlers:
+            try:
+                result = handler(event)
+                if inspect.isawaitable(result):
+                    task = asyncio.ensure_future(result)
+                    self._hook_tasks.add(task)
+                    task.add_done_callback(self._hook_done)
+            except Exception as exc:
+                self._hook_failed(handler, exc)
+
+    def _hook_done(self, task: asyncio.Future[Any]) -> None:
+        self._hook_tasks.discard(task)
+        exc = None if task.cancelled() else task.exception()
+        if exc is not None:
+            self._hook_failed(None, exc)
+
+    def _hook_failed(self, handler: Any, exc: BaseException) -> None:
+        self.hook_errors.append(exc)
+        name = getattr(handler, "__qualname__", repr(handler)) if handler else "async hook"
+        _log.error("hook %s raised %r", name, exc)
+        self._recorder.note("hook.error", time.monotonic(), handler=name, error=repr(exc))
+
+    # -- barge-in -------------------------------------------------------------------------
+
+    def _played_ms(self, item_id: str) -> float | None:
+        """Milliseconds of ``item_id`` heard so far, or None if it is not playing."""
+        if self.playback_position is not None:
+            return self.playback_position(item_id)
+        conv = self._recorder.conversation
+        try:
+            item = conv.item(item_id)
+        except KeyError:
+            return None
+        t_first, audio_ms = item.t_first_audio, item.audio_ms
+        if t_first is None or not audio_ms:
+            return None
+        played = (time.monotonic() - t_first) * 1000.0
+        if played >= audio_ms:
+            return None  # finished playing: nothing to cut
+        return played
+
+    def _barge_in(self) -> None:
+        conv = self._recorder.conversation
+        item_id = conv.last_assistant_audio_item()
+        if item_id is None:
+            return
+        try:
+            item = conv.item(item_id)
+        except KeyError:
+            return
+        if item.truncated_ms is not None:
+            return
+        played = self._played_ms(item_id)
+        if played is None:
+            return
+        td = self.config.get("audio", {}).get("input", {}).get("turn_detection") or {}
+        if not td.get("interrupt_response", True) and conv.active_response_id:
+            self._enqueue(ev.response_cancel(conv.active_response_id))
+        truncate = conv.truncate_event(item_id, played)
+        if truncate is not None:
+            self._enqueue(truncate)
+
+    # -- sending -----------------------------------------------------------------------
+
+    def _enqueue(self, event: Event, audio: bytes | None = None) -> None:
+        """Record and queue one client event. Runs on the I/O loop only."""
+        if self._send_queue is None or self._status not in ("connected", "connecting"):
+            raise ConnectionClosedError(
+                f"cannot send {event.get('type')}: the session is {self._status}"
+                + (f" ({self.close_error})" if self.close_error else "")
+            )
+        text = self._recorder.send(event, time.monotonic(), audio=audio)
+        self._last_sent_index = len(self._recorder.log) - 1
+        queue = self._send_queue
+        # Straight onto the socket when nothing is in flight; otherwise the queue
+        # keeps order (an item taken by the writer still counts until it is sent).
+        if self._in_flight == 0 and self._conn is not None and self._conn.send_text_now(text):
+            return
+        self._in_flight += 1
+        queue.put_nowait(text)
+
+    def send(self, event: Mapping[str, Any]) -> None:
+        """Queue any client event (a dict as on the wire). Thread-safe, non-blocking.
+
+        Unknown event types are sent as given: the server will answer with an
+        ``error`` event if it does not know them.
+        """
+        if not isinstance(event, Mapping) or not isinstance(event.get("type"), str):
+            raise TypeError("an event is a mapping with a string 'type'")
+        self._run_soon(self._enqueue, dict(event))
+
+    def append_audio(self, pcm: bytes | memoryview | npt.ArrayLike) -> None:
+        """Queue one ``input_audio_buffer.append`` of 24 kHz PCM16 (bytes or array).
+
+        Thread-safe and non-blocking: the microphone path. Converted to the
+        session's input format (µ-law/A-law) on the wire if it is not PCM. Audio sent after
+        the session closed is counted in :attr:`dropped_after_close`.
+        """
+        data = self._encode_input(pcm)
+        self._run_soon(self._append_now, data)
+
+    def _append_now(self, data: bytes) -> None:
+        if self._status != "connected":
+            self.dropped_after_close += 1
+            return
+        self._enqueue({"type": "input_audio_buffer.append"}, audio=data)
+
+    def _run_soon(self, fn: Callable[..., None], *args: Any) -> None:
+        if in_io_thread():
+            fn(*args)
+        else:
+            io_loop().call_soon_threadsafe(self._guarded, fn, *args)
+
+    def _guarded(self, fn: Callable[..., None], *args: Any) -> None:
+        try:
+            fn(*args)
+        except ConnectionClosedError:
+            self.dropped_after_close += 1
+
+    @staticmethod
+    def _encode_input(pcm: bytes | memoryview | npt.ArrayLike) -> bytes:
+        """Samples → PCM16 24 kHz bytes (the recorder converts to G.711 for the wire)."""
+        if isinstance(pcm, (bytes, bytearray, memoryview)):
+            return bytes(pcm)
+        return as_int16(pcm).astype("<i2", copy=False).tobytes()
+
+    async def _send(self, *events: Event) -> str | None:
+        async def go() -> str | None:
+            for e in events:
+                self._enqueue(e)
+            return events[-1].get("event_id") if events else None
+
+        return await call_in_io_loop(go())
+
+    async def update(self, timeout: float | None = None, **settings: Any) -> dict[str, Any]:
+        """Send a ``session.update`` and return the effective config the server applied.
+
+        Settings are validated first (a :class:`~realtime_widget.errors.ConfigError`
+        names the field and the allowed values, and nothing is sent). A refusal
+        by the server raises :class:`~realtime_widget.errors.ServerError`.
+        """
+        session = settings_to_session(**settings)
+        return await call_in_io_loop(self._update(session, timeout or self.reply_timeout))
+
+    async def _update(self, session: dict[str, Any], timeout: float) -> dict[str, Any]:
+        eid = ev.new_id("evt")
+        fut: asyncio.Future[Event] = asyncio.get_running_loop().create_future()
+        self._pending_updates[eid] = fut
+        self.requested.append(session)
+        try:
+            self._enqueue(ev.session_update(session, event_id=eid))
+            await asyncio.wait_for(asyncio.shield(fut), timeout)
+        except asyncio.TimeoutError:
+            self._pending_updates.pop(eid, None)
+            raise RealtimeError(f"no session.updated within {timeout} s") from None
+        except BaseException:
+            self._pending_updates.pop(eid, None)
+            raise
+        return self.config
+
+    async def send_text(self, text: str, *, respond: bool = True, role: str = "user") -> str:
+        """Add a text message to the conversation and (by default) ask for a response.
+
+        Returns the ``event_id`` of the ``conversation.item.create``.
+        """
+        eid = ev.new_id("evt")
+        events = [ev.conversation_item_create(ev.user_text_item(text, role=role), event_id=eid)]
+        if respond:
+            events.append(ev.response_create())
+        await self._send(*events)
+        return eid
+
+    async def send_audio(
+        self,
+        source: AudioSource,
+        *,
+        rate: int | None = None,
+        realtime: bool = True,
+        chunk_ms: int = 40,
+        commit: bool | None = None,
+        respond: bool | None = None,
+        trailing_silence_ms: int = 0,
+    ) -> float:
+        """Append audio from an array (at ``rate``, default 24 kHz) or a WAV path/bytes.
+
+        ``realtime=True`` paces the appends like a microphone; ``False`` sends as
+        fast as the socket allows. ``commit`` defaults to True when turn
+        detection is off (manual turns) and False otherwise; ``respond`` (default:
+        same as commit) sends ``response.create`` after the commit.
+        ``trailing_silence_ms`` appends silence after the audio, which lets a
+        server VAD see the end of the turn. Returns the milliseconds sent.
+        """
+        if rate or not isinstance(source, np.ndarray):
+            samples = load_audio(source, rate)
+        else:
+            samples = as_int16(source)
+        if trailing_silence_ms > 0:
+            pad = np.zeros(int(trailing_silence_ms * SAMPLE_RATE / 1000), dtype=np.int16)
+            samples = np.concatenate([samples, pad])
+        return await call_in_io_loop(self._send_audio(samples, realtime, chunk_ms, commit, respond))
+
+    async def _send_audio(
+        self,
+        samples: npt.NDArray[np.int16],
+        realtime: bool,
+        chunk_ms: int,
+        commit: bool | None,
+        respond: bool | None,
+    ) -> float:
+        if chunk_ms <= 0:
+            raise ValueError("chunk_ms must be positive")
+        step = int(SAMPLE_RATE * chunk_ms / 1000)
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        for i, offset in enumerate(range(0, len(samples), step)):
+            self._enqueue(
+                {"type": "input_audio_buffer.append"},
+                audio=self._encode_input(samples[offset : offset + step]),
+            )
+            if realtime:
+                due = start + (i + 1) * chunk_ms / 1000.0
+                await asyncio.sleep(max(0.0, due - loop.time()))
+            elif i % 16 == 15:
+                await asyncio.sleep(0)  # let the reader run during a long burst
+        manual = self.config.get("audio", {}).get("input", {}).get("turn_detection") is None
+        do_commit = manual if commit is None else commit
+        if do_commit:
+            self._enqueue(ev.input_audio_buffer_commit())
+            if respond if respond is not None else True:
+                self._enqueue(ev.response_create())
+        elif respond:
+            self._enqueue(ev.response_create())
+        return len(samples) * 1000.0 / SAMPLE_RATE
+
+    async def commit(self, *, respond: bool = False) -> None:
+        """Commit the input buffer (manual turns; the server needs ≥ 100 ms)."""
+        events = [ev.input_audio_buffer_commit()]
+        if respond:
+            events.append(ev.response_create())
+        await self._send(*events)
+
+    async def clear_input(self) -> None:
+        await self._send(ev.input_audio_buffer_clear())
+
+    async def create_response(self, **overrides: Any) -> str:
+        """Ask for a response; keyword overrides (instructions, output_modalities,
+        conversation="none", metadata, tools, ...) apply to this response only.
+        Returns the event_id."""
+        params = validate_response_params(overrides) if overrides else None
+        eid = ev.new_id("evt")
+        await self._send(ev.response_create(params, event_id=eid))
+        return eid
+
+    async def cancel_response(self, response_id: str | None = None) -> None:
+        await self._send(ev.response_cancel(response_id))
+
+    async def truncate(
+        self, item_id: str | None = None, audio_end_ms: float | None = None
+    ) -> Event | None:
+        """Truncate an assistant audio item at ``audio_end_ms`` (clamped to what was received).
+
+        Defaults: the last assistant item with audio, cut at the playback position.
+        Returns the event sent, or None when there was nothing to truncate.
+        """
+
+        async def go() -> Event | None:
+            conv = self._recorder.conversation
+            target = item_id or conv.last_assistant_audio_item()
+            if target is None:
+                return None
+            ms = audio_end_ms if audio_end_ms is not None else self._played_ms(target)
+            if ms is None:
+                return None
+            event = conv.truncate_event(target, ms)
+            if event is not None:
+                self._enqueue(event)
+            return event
+
+        return await call_in_io_loop(go())
+
+    async def send_function_output(
+        self, call_id: str, output: str | Mapping[str, Any], *, respond: bool = True
+    ) -> None:
+        """Return a tool result to the model (``function_call_output``) and, by
+        default, ask for the follow-up response."""
+        text = output if isinstance(output, str) else json.dumps(output)
+        events = [ev.conversation_item_create(ev.function_call_output_item(call_id, text))]
+        if respond:
+            events.append(ev.response_create())
+        await self._send(*events)
+
+    async def retrieve_item(self, item_id: str, timeout: float | None = None) -> Event:
+        """Fetch an item from the server (with its audio) and return the event."""
+        mark = self.mark()
+        await self._send(ev.conversation_item_retrieve(item_id))
+        return await self.wait_for(
+            "conversation.item.retrieved",
+            lambda e: (e.get("item") or {}).get("id") == item_id,
+            timeout=timeout,
+            since=mark,
+        )
+
+    async def delete_item(self, item_id: str) -> None:
+        await self._send(ev.conversation_item_delete(item_id))
+
+    # -- waiting ---------------------------------------------------------------------------
+
+    def mark(self) -> int:
+        """The current position in the event log, for ``wait_for(since=...)``."""
+        return len(self._recorder.log)
+
+    def _expect(self, types: Iterable[str], predicate: Callable[[Event], bool] | None) -> _Waiter:
+        fut: asyncio.Future[Event] = asyncio.get_running_loop().create_future()
+        w = _Waiter(frozenset(types), predicate, fut)
+        self._waiters.append(w)
+        return w
+
+    async def _await_waiter(self, w: _Waiter, timeout: float | None, what: str) -> Event:
+        try:
+            return await asyncio.wait_for(asyncio.shield(w.future), timeout)
+        except asyncio.TimeoutError:
+            raise TimeoutError(f"no {what} within {timeout} s") from None
+        finally:
+            if w in self._waiters:
+                self._waiters.remove(w)
+
+    async def wait_for(
+        self,
+        types: str | Iterable[str],
+        predicate: Callable[[Event], bool] | None = None,
+        *,
+        timeout: float | None = None,
+        since: int | Literal["now"] | None = None,
+    ) -> Event:
+        """Wait for a server event of the given type(s) (optionally matching ``predicate``).
+
+        ``since``: None (default) also accepts an event received after the last
+        event this session sent; an int accepts any event logged at or after
+        that position (see :meth:`mark`); ``"now"`` only future events.
+        Raises ``TimeoutError`` after ``timeout`` seconds (default
+        :attr:`reply_timeout`) and ConnectionClosedError if the socket ends.
+        """
+        wanted = frozenset([types] if isinstance(types, str) else types)
+        limit = self.reply_timeout if timeout is None else timeout
+        return await call_in_io_loop(self._wait_for(wanted, predicate, limit, since))
+
+    async def _wait_for(
+        self,
+        wanted: frozenset[str],
+        predicate: Callable[[Event], bool] | None,
+        timeout: float,
+        since: int | Literal["now"] | None,
+    ) -> Event:
+        start = self._last_sent_index + 1 if since is None else since
+        if isinstance(start, int):
+            log = self._recorder.log
+            for i in range(max(0, start), len(log)):
+                rec = log[i]
+                if rec.direction != "server" or (rec.type not in wanted and "*" not in wanted):
+                    continue
+                payload = rec.payload
+                if predicate is None or predicate(payload):
+                    return payload
+        if self._status != "connected":
+            raise self.close_error or ConnectionClosedError(f"the session is {self._status}")
+        w = self._expect(wanted, predicate)
+        return await self._await_waiter(w, timeout, " or ".join(sorted(wanted)))
+
+    # -- conveniences ----------------------------------------------------------------------
+
+    def event_counts(self) -> Counter[str]:
+        return Counter(f"{r.direction}:{r.type}" for r in self._recorder.log)
+
+    def assistant_audio(self, response_id: str | None = None) -> npt.NDArray[np.int16]:
+        """Audio of the last (or given) response's assistant items, int16 24 kHz."""
+        conv = self._recorder.conversation
+        if response_id is None:
+            if not conv.responses:
+                return np.zeros(0, dtype=np.int16)
+            response_id = list(conv.responses)[-1]
+        resp = conv.responses[response_id]
+        parts = [conv.item_audio(i) for i in resp.output_item_ids if _has_audio(conv, i)]
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int16)
+
+
+def _has_audio(conv: Conversation, item_id: str) -> bool:
+    try:
+        return len(conv.item_audio(item_id)) > 0
+    except KeyError:
+        return False

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Every test, from a fresh clone: installs what the tests need, then runs
+# lint, types and the whole pytest suite. `.ci/run` calls this script.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# System packages for the browser tests and test audio (Debian).
+need=()
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v espeak-ng >/dev/null 2>&1 || need+=(espeak-ng)
+command -v sox >/dev/null 2>&1 || need+=(sox)
+if [ ${#need[@]} -gt 0 ]; then
+  if command -v apt-get >/dev/null 2>&1; then
+    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    echo "== installing ${need[*]} (apt)"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+  else
+    echo "warning: missing ${need[*]} and no apt-get; browser tests will be skipped" >&2
+  fi
+fi
+
+PY="${PYTHON:-python3}"
+echo "== installing the package with its dev extra"
+"$PY" -m pip install -q --disable-pip-version-check -e ".[dev]"
+
+echo "== ruff"
+"$PY" -m ruff check realtime_widget tests bench
+"$PY" -m ruff format --check realtime_widget tests bench
+echo "== mypy"
+"$PY" -m mypy
+echo "== pytest"
+"$PY" -m pytest -q -p no:cacheprovider "$@"
