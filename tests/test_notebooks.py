@@ -27,7 +27,5 @@ def test_notebook_runs(name: str) -> None:
         if out.get("output_type") == "error"
     ]
     assert not errors
-    text = "\n".join(
-        out.get("text", "") for cell in nb.cells for out in cell.get("outputs", [])
-    )
+    text = "\n".join(out.get("text", "") for cell in nb.cells for out in cell.get("outputs", []))
     assert "assistant:" in text
