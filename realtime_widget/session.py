@@ -52,6 +52,9 @@ _log = logging.getLogger(__name__)
 
 Event = dict[str, Any]
 Handler = Callable[[Event], Optional[Awaitable[None]]]  # noqa: UP045 (runtime alias, 3.10)
+AudioSink = Callable[[Event, bytes], None]
+"""Called on the I/O thread with an ``response.output_audio.delta`` event and its
+decoded PCM16 24 kHz audio (base64 is decoded once, by the recorder)."""
 SessionStatus = Literal["new", "connecting", "connected", "closing", "closed", "failed"]
 T = TypeVar("T")
 
@@ -134,6 +137,10 @@ class Session:
         """Why the connection ended, if it ended unexpectedly."""
 
         self._hooks: dict[str, list[Handler]] = {}
+        self._audio_sinks: list[AudioSink] = []
+        self.history: list[Recorder] = []
+        """Recorders of earlier connections: a reconnect is a new server session, so
+        it gets a fresh recorder and the old one is kept here, untouched."""
         self._waiters: list[_Waiter] = []
         self._send_queue: asyncio.Queue[str | None] | None = None
         self._in_flight = 0  # texts queued for the writer and not yet on the socket
@@ -214,6 +221,18 @@ class Session:
         if handler in handlers:
             handlers.remove(handler)
 
+    def add_audio_sink(self, sink: AudioSink) -> None:
+        """Receive every model audio delta as decoded PCM16 24 kHz bytes.
+
+        The sink runs on the I/O thread before the event's hooks; it must be
+        quick and must not raise (an exception is kept in :attr:`hook_errors`).
+        """
+        self._audio_sinks.append(sink)
+
+    def remove_audio_sink(self, sink: AudioSink) -> None:
+        if sink in self._audio_sinks:
+            self._audio_sinks.remove(sink)
+
     # -- connect / close -------------------------------------------------------------
 
     async def __aenter__(self) -> Session:
@@ -260,6 +279,10 @@ class Session:
             raise RealtimeError(f"session is already {self._status}")
         self._status = "connecting"
         self._closing = False
+        if len(self._recorder.log):
+            self.history.append(self._recorder)
+            self._recorder = Recorder()
+        self.close_error = None
         try:
             endpoint = self._resolve_endpoint()
             if endpoint is None:
@@ -343,6 +366,8 @@ class Session:
             while True:
                 frame = await conn.recv()
                 for received in recorder.receive(frame, time.monotonic()):
+                    if received.audio is not None and self._audio_sinks:
+                        self._feed_sinks(received.event, received.audio)
                     self._dispatch(received.event)
         except ConnectionClosedError as exc:
             self._on_closed(exc)
@@ -351,6 +376,13 @@ class Session:
         except Exception as exc:  # a bug in dispatch must surface, not hang the session
             _log.exception("receive loop failed")
             self._on_closed(ConnectionClosedError(f"receive loop failed: {exc!r}"))
+
+    def _feed_sinks(self, event: Event, audio: bytes) -> None:
+        for sink in self._audio_sinks:
+            try:
+                sink(event, audio)
+            except Exception as exc:
+                self._hook_failed(sink, exc)
 
     def _on_closed(self, exc: ConnectionClosedError) -> None:
         expected = self._closing and (exc.code in (1000, None))
@@ -452,6 +484,11 @@ class Session:
         """Milliseconds of ``item_id`` heard so far, or None if it is not playing."""
         if self.playback_position is not None:
             return self.playback_position(item_id)
+        return self.estimated_played_ms(item_id)
+
+    def estimated_played_ms(self, item_id: str) -> float | None:
+        """Wall-clock estimate of how much of ``item_id`` was heard: playback assumed to
+        start at its first audio delta and run in real time. None when not playing."""
         conv = self._recorder.conversation
         try:
             item = conv.item(item_id)

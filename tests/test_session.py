@@ -373,3 +373,33 @@ async def test_send_order_survives_a_busy_socket() -> None:
             assert len(went_direct) < len(sent_ids)
     finally:
         await server.stop()
+
+
+async def test_audio_sink_gets_decoded_pcm(burst_server: str) -> None:
+    async with Session(burst_server, turn_detection=None) as s:
+        got: list[tuple[str, bytes]] = []
+        s.add_audio_sink(lambda event, pcm: got.append((event["item_id"], pcm)))
+        speech = speech_like(0.6, seed=17)
+        await s.send_audio(speech, realtime=False)
+        await s.wait_for("response.done", timeout=10)
+        pcm = b"".join(p for _, p in got)
+        assert np.array_equal(np.frombuffer(pcm, "<i2"), s.assistant_audio())
+        assert {i for i, _ in got} == {s.conversation.items[-1].id}
+
+
+async def test_reconnect_starts_a_fresh_recorder(burst_server: str) -> None:
+    s = Session(burst_server, output_modalities=["text"])
+    await s.connect()
+    await s.send_text("first")
+    await s.wait_for("response.done", timeout=10)
+    first_log = s.log
+    await s.close()
+    await s.connect()
+    assert s.log is not first_log
+    assert s.history == [s.history[0]]
+    assert s.history[0].log is first_log
+    assert len(s.conversation.items) == 0
+    await s.send_text("second")
+    await s.wait_for("response.done", timeout=10)
+    assert [i.text for i in s.conversation.items][0] == "second"
+    await s.close()
