@@ -401,5 +401,5 @@ async def test_reconnect_starts_a_fresh_recorder(burst_server: str) -> None:
     assert len(s.conversation.items) == 0
     await s.send_text("second")
     await s.wait_for("response.done", timeout=10)
-    assert [i.text for i in s.conversation.items][0] == "second"
+    assert s.conversation.items[0].text == "second"
     await s.close()
