@@ -834,19 +834,29 @@ class Conversation:
 
     def feed_append(self, event: Event, t: float, audio: bytes | None) -> AudioRef | None:
         """``feed_client`` for an ``input_audio_buffer.append``, without the dispatch."""
+        audio = self._audio_bytes(t, "client", event, audio, "audio", "append without audio")
         if audio is None:
-            data = event.get("audio")
+            return None
+        return _new_ref(AudioRef, (INPUT_TRACK, self._input.append(audio), len(audio) >> 1))
+
+    def _audio_bytes(
+        self, t: float, side: str, event: Event, audio: Any, key: str, missing: str
+    ) -> bytes | None:
+        """The event's audio as bytes: ``audio`` if the caller decoded it, else the
+        base64 in ``event[key]``; None (and an anomaly) if there is none to be had."""
+        if audio is None:
+            data = event.get(key)
             if not isinstance(data, str):
-                self._anomaly(t, "client", event, "append without audio")
+                self._anomaly(t, side, event, missing)
                 return None
             try:
-                audio = binascii.a2b_base64(data)
+                return binascii.a2b_base64(data)
             except (binascii.Error, ValueError) as exc:
-                self._anomaly(t, "client", event, f"bad base64: {exc}")
+                self._anomaly(t, side, event, f"bad base64: {exc}")
                 return None
-        elif type(audio) is not bytes:
-            audio = bytes(audio)  # a memoryview's owner may reuse its buffer
-        return _new_ref(AudioRef, (INPUT_TRACK, self._input.append(audio), len(audio) >> 1))
+        if type(audio) is not bytes:
+            return bytes(audio)  # a memoryview's owner may reuse its buffer
+        return audio
 
     def _client_commit(self, event: Event, t: float, audio: bytes | None) -> AudioRef | None:
         event_id = event.get("event_id")
@@ -948,18 +958,9 @@ class Conversation:
             item = self._item_for_delta(event, t)
             if item is None:
                 return None
+        audio = self._audio_bytes(t, "server", event, audio, "delta", "audio delta without delta")
         if audio is None:
-            delta = event.get("delta")
-            if not isinstance(delta, str):
-                self._anomaly(t, "server", event, "audio delta without delta")
-                return None
-            try:
-                audio = binascii.a2b_base64(delta)
-            except (binascii.Error, ValueError) as exc:
-                self._anomaly(t, "server", event, f"bad base64: {exc}")
-                return None
-        elif type(audio) is not bytes:
-            audio = bytes(audio)  # a memoryview's owner may reuse its buffer
+            return None
         track = self._tracks.get(item.id)
         if track is None:
             track = self._tracks[item.id] = AudioTrack()
