@@ -834,13 +834,15 @@ class Conversation:
 
     def feed_append(self, event: Event, t: float, audio: bytes | None) -> AudioRef | None:
         """``feed_client`` for an ``input_audio_buffer.append``, without the dispatch."""
-        audio = self._audio_bytes(t, "client", event, audio, "audio", "append without audio")
+        audio = self._audio_bytes(
+            t, "client", event, audio, key="audio", missing="append without audio"
+        )
         if audio is None:
             return None
         return _new_ref(AudioRef, (INPUT_TRACK, self._input.append(audio), len(audio) >> 1))
 
     def _audio_bytes(
-        self, t: float, side: str, event: Event, audio: Any, key: str, missing: str
+        self, t: float, side: str, event: Event, audio: Any, *, key: str, missing: str
     ) -> bytes | None:
         """The event's audio as bytes: ``audio`` if the caller decoded it, else the
         base64 in ``event[key]``; None (and an anomaly) if there is none to be had."""
@@ -958,7 +960,9 @@ class Conversation:
             item = self._item_for_delta(event, t)
             if item is None:
                 return None
-        audio = self._audio_bytes(t, "server", event, audio, "delta", "audio delta without delta")
+        audio = self._audio_bytes(
+            t, "server", event, audio, key="delta", missing="audio delta without delta"
+        )
         if audio is None:
             return None
         track = self._tracks.get(item.id)
