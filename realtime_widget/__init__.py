@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .connection import Endpoint
 from .errors import (
     ConfigError,
     ConnectionClosedError,
@@ -18,10 +17,12 @@ from .errors import (
     RealtimeError,
     ServerError,
 )
-from .session import Session
 
 if TYPE_CHECKING:
+    from .connection import Endpoint
     from .server import LocalServer
+    from .session import Session
+    from .widget import RealtimeWidget, talk
 
 __version__ = "0.1.0"
 
@@ -32,16 +33,40 @@ __all__ = [
     "LocalServer",
     "ProtocolError",
     "RealtimeError",
+    "RealtimeWidget",
     "ServerError",
     "Session",
     "__version__",
+    "talk",
 ]
 
 
 def __getattr__(name: str) -> Any:
+    # Imported on first use, so that ``import realtime_widget`` stays cheap: the Jupyter
+    # server imports the package for its extension (jupyter_ext), which needs none of
+    # numpy, websockets or anywidget.
+    if name == "Session":
+        from .session import Session
+
+        return Session
+    if name == "Endpoint":
+        from .connection import Endpoint
+
+        return Endpoint
     # The server is imported on demand: a client of a remote model never needs it.
     if name == "LocalServer":
         from .server import LocalServer
 
         return LocalServer
+    # The widget pulls in anywidget/ipywidgets: only when asked for.
+    if name in ("RealtimeWidget", "talk"):
+        from . import widget
+
+        return getattr(widget, name)
     raise AttributeError(f"module 'realtime_widget' has no attribute {name!r}")
+
+
+def _jupyter_server_extension_points() -> list[dict[str, str]]:
+    """Jupyter server extension entry (TCP_NODELAY on kernel websockets; see
+    :mod:`realtime_widget.jupyter_ext`). Imports nothing."""
+    return [{"module": "realtime_widget.jupyter_ext"}]

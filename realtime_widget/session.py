@@ -552,21 +552,26 @@ class Session:
             raise TypeError("an event is a mapping with a string 'type'")
         self._run_soon(self._enqueue, dict(event))
 
-    def append_audio(self, pcm: bytes | memoryview | npt.ArrayLike) -> None:
+    def append_audio(
+        self, pcm: bytes | memoryview | npt.ArrayLike, *, t_browser: float | None = None
+    ) -> None:
         """Queue one ``input_audio_buffer.append`` of 24 kHz PCM16 (bytes or array).
 
         Thread-safe and non-blocking: the microphone path. Converted to the
         session's input format (µ-law/A-law) on the wire if it is not PCM. Audio sent after
-        the session closed is counted in :attr:`dropped_after_close`.
+        the session closed is counted in :attr:`dropped_after_close`. ``t_browser``
+        (the widget's capture time, epoch ms) is kept in the log entry of the append.
         """
         data = self._encode_input(pcm)
-        self._run_soon(self._append_now, data)
+        self._run_soon(self._append_now, data, t_browser)
 
-    def _append_now(self, data: bytes) -> None:
+    def _append_now(self, data: bytes, t_browser: float | None = None) -> None:
         if self._status != "connected":
             self.dropped_after_close += 1
             return
         self._enqueue({"type": "input_audio_buffer.append"}, audio=data)
+        if t_browser is not None:
+            self._recorder.log.set_t_browser(self._last_sent_index, t_browser)
 
     def _run_soon(self, fn: Callable[..., None], *args: Any) -> None:
         if in_io_thread():

@@ -20,9 +20,25 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
 fi
 
+# Front end (js/): build + node unit tests. The bundle is committed; in CI it
+# must already match the sources (`--check`), locally it is rebuilt.
+if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
+  echo "== js: npm ci, build, node --test"
+  [ -d node_modules/esbuild ] || npm ci --no-audit --no-fund
+  if [ "${CI:-}" = "true" ]; then
+    node js/build.mjs --check
+  else
+    node js/build.mjs
+  fi
+  node --test --test-reporter=spec js/tests/
+else
+  echo "warning: node/npm missing; JS build and unit tests skipped" >&2
+fi
+
 PY="${PYTHON:-python3}"
 echo "== installing the package with its dev extra"
-"$PY" -m pip install -q --disable-pip-version-check -e ".[dev]"
+# the JS step above built (or checked) the bundle: the hatch hook need not
+REALTIME_WIDGET_SKIP_JS=1 "$PY" -m pip install -q --disable-pip-version-check -e ".[dev]"
 
 echo "== ruff"
 "$PY" -m ruff check realtime_widget tests bench

@@ -258,6 +258,15 @@ class EventLog:
         self._counts[direction] += 1
         return index
 
+    def set_t_browser(self, index: int, t_browser: float) -> None:
+        """Attach a browser timestamp (epoch ms) to an entry already recorded.
+
+        The append hot path takes no browser time; the widget adds it afterwards.
+        """
+        if not 0 <= index < len(self):
+            raise IndexError(f"no log entry {index}")
+        self._t_browser[index] = t_browser
+
     def record_append(self, event: Event, t_kernel: float, audio: AudioRef) -> int:
         """Hot path for a client ``input_audio_buffer.append`` whose PCM is at ``audio``.
 

@@ -1,0 +1,671 @@
+"""Real-browser latency figures for the widget, in one run (a script that prints; not a test).
+
+Headless Debian Chromium (Playwright) with the fake microphone looping a spoken WAV,
+a real JupyterLab, the kernel relaying to the bundled local server (pace "realtime").
+
+1. microphone chunk capture (the browser's chunk ``t``: AudioContext clock → epoch, end
+   of the chunk's last sample) → arrival at the local server, and at the kernel;
+2. server audio-delta send → first sample played in the browser (per response; the
+   player's 100 ms start threshold included), and delta send → browser receipt;
+3. comm round trip (``ping``/``pong``) with and without the realtime_widget server
+   extension (TCP_NODELAY on the kernel websocket): two Lab servers;
+4. the same paths over a DIRECT browser ↔ local-server WebSocket (no Jupyter): a
+   static page on 127.0.0.1 with a minimal inline capture worklet (24 kHz context,
+   480-sample chunks, same ``t`` mapping as js/engine.js) sending base64 JSON appends,
+   and a minimal player worklet with the same 100 ms start rule;
+5. barge-in: ``speech_started`` at the kernel (session log, kernel clock → wall) → the
+   browser's first silent frame (the widget's debug hook).
+
+The local server's record has no timestamps, so this script wraps two of its classes
+*in the benchmark's processes only* (``ConnectionHandler.handle_frame``: receive time of
+each client frame; ``_Outbox``: send time of each audio delta). All clocks are one
+host's wall clock. Run: ``python bench/bench_browser.py`` (~4-5 min on 2 cores).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import http.server
+import json
+import os
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.browser import audio, harness  # noqa: E402
+from tests.browser.scenario import install_helpers, setup_cell  # noqa: E402
+
+# -- server instrumentation (exec'd in the kernel, and in this process for the baseline) --
+
+INSTRUMENT = r"""
+import time as _bt, collections as _bc
+from realtime_widget.server import app as _bapp, handler as _bh
+BENCH_RECV = []   # (wall s, type) of every client frame, when the server read it
+BENCH_SENT = []   # (wall s, item_id, samples) of every audio delta, when ws.send returned
+if not getattr(_bh.ConnectionHandler.handle_frame, "_bench", False):
+    _orig_hf = _bh.ConnectionHandler.handle_frame
+    def _hf(self, message, _orig=_orig_hf):
+        t = _bt.time()
+        ev = _orig(self, message)
+        if ev is not None:
+            BENCH_RECV.append((t, ev.get("type")))
+        return ev
+    _hf._bench = True
+    _bh.ConnectionHandler.handle_frame = _hf
+
+    class _TimedOutbox(_bapp._Outbox):
+        def __init__(self, ws, on_sent):
+            meta = _bc.deque()
+            self._bench_meta = meta
+            def sent(type_):
+                m = meta.popleft() if meta else None
+                if type_ == "response.output_audio.delta" and m is not None:
+                    BENCH_SENT.append((_bt.time(), m[0], m[1]))
+                on_sent(type_)
+            super().__init__(ws, sent)
+        def put(self, event):
+            if self.closed:
+                return
+            d = event.get("delta") if event.get("type") == "response.output_audio.delta" else None
+            n = 0
+            if d:
+                pad = 2 if d.endswith("==") else 1 if d.endswith("=") else 0
+                n = (len(d) * 3 // 4 - pad) // 2
+            self._bench_meta.append((event.get("item_id"), n))
+            super().put(event)
+        def halt(self):
+            self._bench_meta.clear()
+            super().halt()
+    _bapp._Outbox = _TimedOutbox
+"""
+
+# Page side of the Jupyter path: audio arrival times (wraps the hub's message handler).
+PATCH_ARRIVALS_JS = """() => {
+    const r = (globalThis.__realtimeWidgets || []).at(-1);
+    const h = r.hub;
+    if (h.__bench) return;
+    h.__bench = true;
+    r.bench = {arrivals: []};
+    const orig = h.onCustom.bind(h);
+    h.onCustom = (m, b) => {
+        if (m && m.type === 'audio' && b && b[0])
+            r.bench.arrivals.push([performance.timeOrigin + performance.now(), m.item_id,
+                                   m.offset || 0, b[0].byteLength >> 1]);
+        return orig(m, b);
+    };
+}"""
+
+PINGS_JS = """async (n) => {
+    const r = (globalThis.__realtimeWidgets || []).at(-1);
+    const out = [];
+    for (let i = 0; i < n; i++) {
+        const p = await r.ping(5000);
+        out.push(p.rtt);
+        await new Promise(res => setTimeout(res, 20));
+    }
+    return out;
+}"""
+
+# -- the direct baseline page ---------------------------------------------------------
+
+BASELINE_HTML = r"""<!doctype html>
+<html><head><meta charset="utf-8"><title>direct baseline</title></head>
+<body><button id="go">Start</button>
+<script>
+const CAPTURE = `
+class Cap extends AudioWorkletProcessor {
+  constructor() { super(); this.buf = new Int16Array(480); this.n = 0; }
+  process(inputs) {
+    const ch = inputs[0] && inputs[0][0];
+    const len = ch ? ch.length : 128;
+    for (let i = 0; i < len; i++) {
+      const v = ch ? Math.max(-1, Math.min(1, ch[i])) : 0;
+      this.buf[this.n++] = Math.round(v * 32767);
+      if (this.n === 480) {
+        const end = (currentFrame + i + 1) / sampleRate;
+        this.port.postMessage({pcm: this.buf, end}, [this.buf.buffer]);
+        this.buf = new Int16Array(480); this.n = 0;
+      }
+    }
+    return true;
+  }
+}
+registerProcessor('cap', Cap);`;
+const PLAYER = `
+class Play extends AudioWorkletProcessor {
+  constructor() {
+    super(); this.q = []; this.queued = 0; this.playing = false; this.lastEnq = 0;
+    this.started = new Set(); this.frames = 0;
+    this.port.onmessage = (e) => { this.q.push(e.data); this.queued += e.data.s.length;
+                                   this.lastEnq = this.frames; };
+  }
+  process(_i, outputs) {
+    const out = outputs[0][0]; let at = 0;
+    if (!this.playing && this.queued > 0 &&
+        (this.queued >= 2400 || this.frames - this.lastEnq >= 2400)) this.playing = true;
+    while (this.playing && at < out.length && this.q.length) {
+      const h = this.q[0];
+      if (h.pos === undefined) h.pos = 0;
+      if (h.pos === 0 && h.offset === 0 && !this.started.has(h.item)) {
+        this.started.add(h.item);
+        const time = (currentFrame + at) / sampleRate;
+        this.port.postMessage({type: 'started', item: h.item, time});
+      }
+      const m = Math.min(out.length - at, h.s.length - h.pos);
+      out.set(h.s.subarray(h.pos, h.pos + m), at);
+      at += m; h.pos += m; this.queued -= m;
+      if (h.pos === h.s.length) this.q.shift();
+    }
+    if (at < out.length) { out.fill(0, at); if (!this.q.length) this.playing = false; }
+    this.frames += out.length;
+    return true;
+  }
+}
+registerProcessor('play', Play);`;
+window.bench = {chunks: [], arrivals: [], started: [], errors: [], done: 0, rtts: []};
+const B = window.bench;
+const now = () => performance.timeOrigin + performance.now();
+let ctx, ws;
+function ctxTimeToEpoch(t) {  // as js/engine.js
+  const ts = ctx.getOutputTimestamp ? ctx.getOutputTimestamp() : null;
+  if (ts && ts.performanceTime && ts.contextTime)
+    return performance.timeOrigin + ts.performanceTime + (t - ts.contextTime) * 1000;
+  const lat = (ctx.baseLatency || 0) + (ctx.outputLatency || 0);
+  return now() + (t - ctx.currentTime + lat) * 1000;
+}
+function captureTimeToEpoch(t) {
+  const lat = (ctx.baseLatency || 0) + (ctx.outputLatency || 0);
+  return Math.min(now(), ctxTimeToEpoch(t) - lat * 1000);
+}
+function b64(u8) { let s = ''; for (let i = 0; i < u8.length; i += 0x8000)
+  s += String.fromCharCode.apply(null, u8.subarray(i, i + 0x8000)); return btoa(s); }
+const blob = (c) => URL.createObjectURL(new Blob([c], {type: 'application/javascript'}));
+document.getElementById('go').onclick = async () => {
+  ctx = new AudioContext({sampleRate: 24000, latencyHint: 'interactive'});
+  ctx.resume();
+  await ctx.audioWorklet.addModule(blob(CAPTURE));
+  await ctx.audioWorklet.addModule(blob(PLAYER));
+  const player = new AudioWorkletNode(ctx, 'play', {numberOfInputs: 0, outputChannelCount: [1]});
+  player.connect(ctx.destination);
+  player.port.onmessage = (e) => B.started.push([e.data.item, ctxTimeToEpoch(e.data.time)]);
+  const stream = await navigator.mediaDevices.getUserMedia({audio: {echoCancellation: false,
+      noiseSuppression: false, autoGainControl: false, channelCount: 1}});
+  const src = ctx.createMediaStreamSource(stream);
+  const cap = new AudioWorkletNode(ctx, 'cap', {numberOfInputs: 1, numberOfOutputs: 0,
+      channelCount: 1, channelCountMode: 'explicit'});
+  src.connect(cap);
+  ws = new WebSocket(window.SERVER_URL, ['realtime']);
+  await new Promise((res, rej) => { ws.onopen = res; ws.onerror = rej; });
+  ws.send(JSON.stringify({type: 'session.update', session: {type: 'realtime',
+      audio: {input: {turn_detection: null}}}}));
+  const offsets = {};
+  ws.onmessage = (e) => {
+    const t = now();
+    const ev = JSON.parse(e.data);
+    if (ev.type === 'response.output_audio.delta') {
+      const bin = atob(ev.delta);
+      const u8 = new Uint8Array(bin.length);
+      for (let i = 0; i < bin.length; i++) u8[i] = bin.charCodeAt(i);
+      const i16 = new Int16Array(u8.buffer);
+      const f = new Float32Array(i16.length);
+      for (let i = 0; i < i16.length; i++) f[i] = i16[i] / 32768;
+      const off = offsets[ev.item_id] || 0;
+      offsets[ev.item_id] = off + f.length;
+      B.arrivals.push([t, ev.item_id, off, f.length]);
+      player.port.postMessage({item: ev.item_id, offset: off, s: f}, [f.buffer]);
+    } else if (ev.type === 'response.done') B.done += 1;
+    else if (ev.type === 'error') B.errors.push(ev.error && ev.error.message);
+  };
+  cap.port.onmessage = (e) => {
+    const t = captureTimeToEpoch(e.data.end);
+    B.chunks.push(t);
+    ws.send(JSON.stringify({type: 'input_audio_buffer.append',
+                            audio: b64(new Uint8Array(e.data.pcm.buffer))}));
+  };
+  B.ready = true;
+};
+window.turn = (text) => {
+  ws.send(JSON.stringify({type: 'conversation.item.create', item: {type: 'message',
+      role: 'user', content: [{type: 'input_text', text}]}}));
+  ws.send(JSON.stringify({type: 'response.create'}));
+};
+window.echoRtts = async (url, n) => {
+  const e = new WebSocket(url);
+  await new Promise((res) => { e.onopen = res; });
+  const out = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    await new Promise((res) => { e.onmessage = res; e.send(JSON.stringify({id: i})); });
+    out.push(performance.now() - t0);
+    await new Promise(res => setTimeout(res, 20));
+  }
+  e.close();
+  return out;
+};
+</script></body></html>
+"""
+
+
+# -- statistics ------------------------------------------------------------------------
+
+
+def pct(values: Sequence[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    xs = sorted(values)
+    k = (len(xs) - 1) * p / 100.0
+    lo = int(k)
+    hi = min(lo + 1, len(xs) - 1)
+    return xs[lo] + (xs[hi] - xs[lo]) * (k - lo)
+
+
+def summary(values: Sequence[float]) -> dict[str, float]:
+    return {
+        "n": len(values),
+        "p50": pct(values, 50),
+        "p95": pct(values, 95),
+        "p99": pct(values, 99),
+        "max": max(values) if values else float("nan"),
+    }
+
+
+def fmt(s: dict[str, float]) -> str:
+    return (
+        f"n={s['n']:<4d} p50 {s['p50']:7.1f}  p95 {s['p95']:7.1f}  p99 {s['p99']:7.1f}"
+        f"  max {s['max']:7.1f} ms"
+    )
+
+
+def _match_sent(sent: Sequence[Sequence[Any]], arrivals: Sequence[Sequence[Any]]) -> list[float]:
+    """Delta send (server) → arrival (browser) for every arrival starting on a delta."""
+    at: dict[tuple[str, int], float] = {}
+    offsets: dict[str, int] = {}
+    for t, item, n in sent:
+        off = offsets.get(item, 0)
+        at[(item, off)] = t * 1000.0
+        offsets[item] = off + n
+    out = []
+    for t, item, off, _n in arrivals:
+        t_sent = at.get((item, int(off)))
+        if t_sent is not None:
+            out.append(t - t_sent)
+    return out
+
+
+def _first_sent(sent: Sequence[Sequence[Any]]) -> dict[str, float]:
+    first: dict[str, float] = {}
+    for t, item, _n in sent:
+        first.setdefault(item, t * 1000.0)
+    return first
+
+
+# -- the Jupyter path ------------------------------------------------------------------
+
+
+def run_jupyter(
+    pw: Any, mic: Path, *, extension: bool, seconds: float, pings: int
+) -> dict[str, Any]:
+    lab = harness.JupyterServer(server_extension=extension).start()
+    try:
+        browser = harness.Browser(pw, lab, wav=mic)
+        try:
+            cell = INSTRUMENT + "\n" + setup_cell()
+            nb = browser.open_notebook([cell], "bench.ipynb")
+            nb.run_all()
+            errs = nb.cell_errors()
+            if errs:
+                raise RuntimeError("\n".join(errs))
+            install_helpers(nb)
+            nb.click_connect()
+            nb.wait_kernel("session.status == 'connected' and w.mic_status == 'on'", timeout=60)
+            nb.wait_js("() => (globalThis.__realtimeWidgets || []).length > 0")
+            nb.evaluate(PATCH_ARRIVALS_JS)
+            t_end = time.time() + seconds
+            n_turns = 0
+            while time.time() < t_end:
+                nb.kernel_exec(
+                    "session.send({'type': 'conversation.item.create', 'item': {'type': "
+                    "'message', 'role': 'user', 'content': [{'type': 'input_text', "
+                    "'text': 'Hi'}]}}); session.send({'type': 'response.create'})"
+                )
+                n_turns += 1
+                nb.wait_kernel(f"_rtw_done({n_turns})", timeout=30, interval=0.1)
+                time.sleep(0.3)
+            time.sleep(1.5)
+            rtt_streaming = nb.evaluate(PINGS_JS, pings)
+            nb.kernel_exec("w.muted = True")
+            time.sleep(1.0)
+            rtt_idle = nb.evaluate(PINGS_JS, pings)
+            data = nb.kernel_json(
+                "{'recv': [t for t, ty in BENCH_RECV if ty == 'input_audio_buffer.append'],"
+                " 'appends': [(e.t_wall, e.t_browser) for e in "
+                "session.log.filter('input_audio_buffer.append')],"
+                " 'sent': BENCH_SENT,"
+                " 'started': [(e.payload.get('item_id'), e.t_browser) for e in session.log "
+                "if e.type == 'widget.playback_started'],"
+                " 'stats': dict(w.stats)}",
+                timeout=120,
+            )
+            arrivals = nb.evaluate("() => globalThis.__realtimeWidgets.at(-1).bench.arrivals")
+            under = nb.evaluate("() => globalThis.__realtimeWidgets.at(-1).counters.underruns")
+        finally:
+            browser.close()
+        loaded = lab.realtime_extension_loaded()
+    finally:
+        lab.cleanup()
+    appends = data["appends"]
+    n = min(len(appends), len(data["recv"]))
+    mic_server = [data["recv"][i] * 1000 - appends[i][1] for i in range(n) if appends[i][1]]
+    mic_kernel = [t * 1000 - tb for t, tb in appends if tb]
+    first = _first_sent(data["sent"])
+    play = [tb - first[item] for item, tb in data["started"] if item in first and tb]
+    return {
+        "extension_requested": extension,
+        "extension_loaded": loaded,
+        "turns": n_turns,
+        "mic_to_server": summary(mic_server),
+        "mic_to_kernel": summary(mic_kernel),
+        "appends_server_vs_kernel": [len(data["recv"]), len(appends)],
+        "delta_to_first_played": summary(play),
+        "delta_to_browser": summary(_match_sent(data["sent"], arrivals)),
+        "rtt_streaming": summary(rtt_streaming),
+        "rtt_idle": summary(rtt_idle),
+        "underruns": under,
+        "relay_stats": data["stats"],
+    }
+
+
+# -- the direct baseline ---------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _serve_page(server_url: str) -> Iterator[str]:
+    html = BASELINE_HTML.replace(
+        "<script>", f"<script>window.SERVER_URL = {json.dumps(server_url)};</script><script>", 1
+    ).encode()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(html)))
+            self.end_headers()
+            self.wfile.write(html)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}/"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+@contextlib.contextmanager
+def _echo_server() -> Iterator[str]:
+    from websockets.asyncio.server import serve
+
+    loop = asyncio.new_event_loop()
+    ready: list[str] = []
+    stop = asyncio.Event()
+
+    async def main() -> None:
+        async def echo(ws: Any) -> None:
+            async for m in ws:
+                await ws.send(m)
+
+        async with serve(echo, "127.0.0.1", 0, compression=None) as server:
+            port = next(iter(server.sockets)).getsockname()[1]
+            ready.append(f"ws://127.0.0.1:{port}/")
+            await stop.wait()
+
+    thread = threading.Thread(target=loop.run_until_complete, args=(main(),), daemon=True)
+    thread.start()
+    harness.poll(lambda: ready, timeout=10, what="echo server")
+    try:
+        yield ready[0]
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(5)
+
+
+def run_direct(pw: Any, mic: Path, *, seconds: float, pings: int) -> dict[str, Any]:
+    ns: dict[str, Any] = {}
+    exec(INSTRUMENT, ns)  # same wrappers, this process
+    from realtime_widget.server import LocalServer
+
+    srv = LocalServer(pace="realtime")
+    url = srv.start_in_thread()
+    browser = harness.Browser(pw, None, wav=mic, debug_hook=False)
+    try:
+        with _serve_page(url) as page_url, _echo_server() as echo_url:
+            page = browser.context.new_page()
+            page.goto(page_url)
+            page.click("#go")
+            page.wait_for_function("() => window.bench.ready === true", timeout=30_000)
+            t_end = time.time() + seconds
+            n_turns = 0
+            while time.time() < t_end:
+                page.evaluate("() => window.turn('Hi')")
+                n_turns += 1
+                page.wait_for_function(f"() => window.bench.done >= {n_turns}", timeout=30_000)
+                time.sleep(0.3)
+            time.sleep(1.5)
+            rtts = page.evaluate("([u, n]) => window.echoRtts(u, n)", [echo_url, pings])
+            b = page.evaluate(
+                "() => ({chunks: window.bench.chunks, arrivals: window.bench.arrivals,"
+                " started: window.bench.started, errors: window.bench.errors})"
+            )
+            page.close()
+    finally:
+        browser.close()
+        srv.stop_thread()
+    recv = [t for t, ty in ns["BENCH_RECV"] if ty == "input_audio_buffer.append"]
+    n = min(len(recv), len(b["chunks"]))
+    mic_server = [recv[i] * 1000 - b["chunks"][i] for i in range(n)]
+    first = _first_sent(ns["BENCH_SENT"])
+    play = [t - first[item] for item, t in b["started"] if item in first]
+    return {
+        "turns": n_turns,
+        "mic_to_server": summary(mic_server),
+        "appends_server_vs_browser": [len(recv), len(b["chunks"])],
+        "delta_to_first_played": summary(play),
+        "delta_to_browser": summary(_match_sent(ns["BENCH_SENT"], b["arrivals"])),
+        "rtt_echo": summary(rtts),
+        "errors": b["errors"][:5],
+    }
+
+
+# -- barge-in ----------------------------------------------------------------------------
+
+
+def run_barge(pw: Any, mic: Path, *, seconds: float) -> dict[str, Any]:
+    lab = harness.JupyterServer(server_extension=True).start()
+    try:
+        browser = harness.Browser(pw, lab, wav=mic)
+        try:
+            nb = browser.open_notebook([setup_cell()], "bench_barge.ipynb")
+            nb.run_all()
+            install_helpers(nb)
+            nb.click_connect()
+            nb.wait_kernel("session.status == 'connected' and w.mic_status == 'on'", timeout=60)
+            time.sleep(seconds)
+            stops = nb.evaluate("() => (globalThis.__realtimeWidgets || []).flatMap(r => r.stops)")
+            latency = nb.evaluate(
+                "() => { const c = globalThis.__realtimeWidgets.at(-1).contexts.at(-1);"
+                " return [c.baseLatency || 0, c.outputLatency || 0]; }"
+            )
+            data = nb.kernel_json(
+                "{'started': [e.t_wall for e in session.log.filter("
+                "'input_audio_buffer.speech_started')],"
+                " 'stops': [(e.payload.get('stop_id'), e.payload.get('reason'), e.t_wall) "
+                "for e in session.log if e.type == 'widget.stop_sent'],"
+                " 'truncates': len(_rtw_conn().received('conversation.item.truncate')),"
+                " 'stats': dict(w.stats)}",
+                timeout=120,
+            )
+        finally:
+            browser.close()
+    finally:
+        lab.cleanup()
+    reasons = {str(sid): (reason, t) for sid, reason, t in data["stops"]}
+    total, to_browser, in_browser, kernel_side = [], [], [], []
+    interrupted = 0
+    for s in stops:
+        meta = reasons.get(str(s["stopId"]))
+        if meta is None or meta[0] != "speech_started" or s["silence"] is None:
+            continue
+        before = [t for t in data["started"] if t <= meta[1] + 1e-6]
+        if not before:
+            continue
+        t_started = before[-1] * 1000
+        total.append(s["silence"] - t_started)
+        kernel_side.append(meta[1] * 1000 - t_started)
+        to_browser.append(s["received"] - meta[1] * 1000)
+        in_browser.append(s["silence"] - s["received"])
+        if s["itemId"] and (s["played"] or 0) > 0:
+            interrupted += 1
+    return {
+        "speech_started": len(data["started"]),
+        "stops_measured": len(total),
+        "stops_that_cut_playback": interrupted,
+        "truncates": data["truncates"],
+        "speech_started_to_silence": summary(total),
+        "kernel_speech_started_to_stop_sent": summary(kernel_side),
+        "stop_sent_to_browser": summary(to_browser),
+        "browser_stop_to_silence": summary(in_browser),
+        "stop_timeouts": data["stats"].get("stop_timeouts"),
+        "output_latency_ms": [round(x * 1000, 1) for x in latency],
+        "speech_started_to_silence_rendered": summary([x - sum(latency) * 1000 for x in total]),
+    }
+
+
+# -- main ------------------------------------------------------------------------------
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--seconds", type=float, default=40.0, help="streaming time per path")
+    ap.add_argument("--barge-seconds", type=float, default=60.0)
+    ap.add_argument("--pings", type=int, default=200)
+    ap.add_argument("--json", type=Path, help="also write the figures here")
+    args = ap.parse_args()
+    reason = harness.missing_prerequisites() or audio.tools_missing()
+    if reason:
+        sys.exit(f"cannot run: {reason}")
+    work = Path(tempfile.mkdtemp(prefix="rtw-bench-"))
+    # the latency runs stream a quiet take (-45 dB: audio, but no VAD turn), so every
+    # response is a typed one and the mic streams all the time, in both paths
+    mic, _ = audio.make_speech(
+        work, "quiet", audio.SHORT_TEXT, lead_s=0.5, tail_s=6.0, gain_db=-45.0
+    )
+    barge, _ = audio.make_speech(work, "barge", audio.SHORT_TEXT, lead_s=0.5, tail_s=1.0)
+    out: dict[str, Any] = {
+        "date": time.strftime("%Y-%m-%d"),
+        "cpus": os.cpu_count(),
+        "loadavg_start": os.getloadavg(),
+    }
+    with harness.playwright_sync() as pw:
+        print("== direct baseline (browser <-> local server WebSocket)", flush=True)
+        out["direct"] = run_direct(pw, mic, seconds=args.seconds, pings=args.pings)
+        print("== JupyterLab with the server extension (TCP_NODELAY)", flush=True)
+        out["lab_ext"] = run_jupyter(
+            pw, mic, extension=True, seconds=args.seconds, pings=args.pings
+        )
+        print("== JupyterLab without the server extension (stock)", flush=True)
+        out["lab_stock"] = run_jupyter(
+            pw, mic, extension=False, seconds=args.seconds, pings=args.pings
+        )
+        print("== barge-in (JupyterLab with the extension)", flush=True)
+        out["barge"] = run_barge(pw, barge, seconds=args.barge_seconds)
+    out["loadavg_end"] = os.getloadavg()
+    report(out)
+    if args.json:
+        args.json.write_text(json.dumps(out, indent=1))
+
+
+def report(o: dict[str, Any]) -> None:
+    d, e, s, b = o["direct"], o["lab_ext"], o["lab_stock"], o["barge"]
+    print()
+    print(
+        f"date {o['date']}  cpus {o['cpus']}  load avg start {o['loadavg_start']}"
+        f"  end {o['loadavg_end']}"
+    )
+    print(f"extension loaded: with={e['extension_loaded']} without={s['extension_loaded']}")
+    rows = [
+        ("(1) mic chunk t -> local server", "mic_to_server"),
+        ("(2) delta sent -> first sample played", "delta_to_first_played"),
+        ("    delta sent -> browser receipt", "delta_to_browser"),
+    ]
+    for label, key in rows:
+        print(label)
+        print(f"    direct    {fmt(d[key])}")
+        print(f"    Lab+ext   {fmt(e[key])}")
+        print(f"    Lab stock {fmt(s[key])}")
+    print("    mic chunk t -> kernel (session log)")
+    print(f"    Lab+ext   {fmt(e['mic_to_kernel'])}")
+    print(f"    Lab stock {fmt(s['mic_to_kernel'])}")
+    print("(3) comm round trip ping/pong")
+    print(f"    Lab+ext   streaming {fmt(e['rtt_streaming'])}")
+    print(f"    Lab+ext   idle      {fmt(e['rtt_idle'])}")
+    print(f"    Lab stock streaming {fmt(s['rtt_streaming'])}")
+    print(f"    Lab stock idle      {fmt(s['rtt_idle'])}")
+    print(f"    direct WebSocket echo {fmt(d['rtt_echo'])}")
+    print("(5) barge-in: speech_started at kernel -> browser silence")
+    print(f"    total               {fmt(b['speech_started_to_silence'])}")
+    print(f"    total, rendered     {fmt(b['speech_started_to_silence_rendered'])}")
+    print(f"    kernel stop sent    {fmt(b['kernel_speech_started_to_stop_sent'])}")
+    print(f"    stop -> browser     {fmt(b['stop_sent_to_browser'])}")
+    print(f"    browser -> silence  {fmt(b['browser_stop_to_silence'])}")
+    print(
+        "    (silence = the first silent frame at the OUTPUT: AudioContext base/output"
+        f" latency {b['output_latency_ms']} ms included)"
+    )
+    print(
+        f"    ({b['stops_measured']} stops, {b['stops_that_cut_playback']} cut playback,"
+        f" {b['truncates']} truncates, stop_timeouts {b['stop_timeouts']})"
+    )
+    print()
+    added50 = e["mic_to_server"]["p50"] - d["mic_to_server"]["p50"]
+    added99 = e["mic_to_server"]["p99"] - d["mic_to_server"]["p99"]
+    play50 = e["delta_to_first_played"]["p50"] - d["delta_to_first_played"]["p50"]
+    play99 = e["delta_to_first_played"]["p99"] - d["delta_to_first_played"]["p99"]
+    bi95 = b["speech_started_to_silence"]["p95"]
+    bi95r = b["speech_started_to_silence_rendered"]["p95"]
+    print("| goal | measured | met |")
+    print("|---|---|---|")
+    print(f"| relay adds <= 5 ms p50 (mic -> server) | {added50:+.1f} ms | {added50 <= 5} |")
+    print(f"| relay adds <= 15 ms p99 (mic -> server) | {added99:+.1f} ms | {added99 <= 15} |")
+    print(f"| relay adds <= 5 ms p50 (delta -> played) | {play50:+.1f} ms | {play50 <= 5} |")
+    print(f"| relay adds <= 15 ms p99 (delta -> played) | {play99:+.1f} ms | {play99 <= 15} |")
+    print(f"| barge-in stop <= 30 ms p95 (at the output) | {bi95:.1f} ms | {bi95 <= 30} |")
+    print(f"| barge-in stop <= 30 ms p95 (rendered) | {bi95r:.1f} ms | {bi95r <= 30} |")
+    print()
+    print("underruns: Lab+ext", e["underruns"], " Lab stock", s["underruns"])
+    print(
+        "appends server/kernel: Lab+ext",
+        e["appends_server_vs_kernel"],
+        " stock",
+        s["appends_server_vs_kernel"],
+        " direct server/browser",
+        d["appends_server_vs_browser"],
+    )
+    if d["errors"]:
+        print("direct errors:", d["errors"])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,177 @@
+// The hub (model-level protocol logic) with a fake anywidget model; no audio
+// engine (that needs a browser: js/tests/smoke_chromium.py, tests/browser/).
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { Hub, MAX_EVENTS } from "../hub.js";
+
+class FakeModel {
+  constructor(state = {}) {
+    this.state = { status: "disconnected", mode: "vad", muted: false, volume: 1, transcript: [], ...state };
+    this.handlers = new Map();
+    this.sent = [];
+    this.saves = 0;
+  }
+  get(k) {
+    return this.state[k];
+  }
+  set(k, v) {
+    this.state[k] = v;
+    this.emit(`change:${k}`);
+  }
+  save_changes() {
+    this.saves++;
+  }
+  send(content, _cb, buffers) {
+    this.sent.push({ content, buffers });
+  }
+  on(name, fn) {
+    if (!this.handlers.has(name)) this.handlers.set(name, new Set());
+    this.handlers.get(name).add(fn);
+  }
+  off(name, fn) {
+    this.handlers.get(name)?.delete(fn);
+  }
+  emit(name, ...args) {
+    for (const fn of [...(this.handlers.get(name) ?? [])]) fn(...args);
+  }
+  of(type) {
+    return this.sent.map((s) => s.content).filter((c) => c.type === type);
+  }
+}
+
+const chunk = (n = 480) => ({ pcm: new Int16Array(n), n, t: 1, rms: 0, peak: 0 });
+
+test("hello on initialize; msg:custom registered once and removed on close", () => {
+  const m = new FakeModel();
+  const hub = new Hub(m);
+  const [hello] = m.of("hello");
+  assert.equal(typeof hello.t, "number");
+  assert.equal(hello.sample_rate, null);
+  assert.equal(m.handlers.get("msg:custom").size, 1);
+  hub.close();
+  assert.equal(m.handlers.get("msg:custom").size, 0);
+  for (const [name, fns] of m.handlers) assert.equal(fns.size, 0, name);
+});
+
+test("a stop with no audio engine is answered at once with item_id null", async () => {
+  const m = new FakeModel();
+  const hub = new Hub(m);
+  m.emit("msg:custom", { type: "stop", stop_id: 3, reason: "speech_started", item_id: "x" }, []);
+  await new Promise((r) => setTimeout(r, 0));
+  const [r] = m.of("interrupted");
+  assert.deepEqual({ ...r, t: 0 }, { type: "interrupted", item_id: null, played: 0, t: 0, stop_id: 3 });
+  hub.close();
+});
+
+test("mic chunks: sent only when connected, not muted, and in ptt mode only while held; one seq", () => {
+  const m = new FakeModel();
+  const hub = new Hub(m);
+  hub._chunk(chunk());
+  assert.equal(m.of("mic").length, 0, "not connected");
+  hub.connected = true;
+  hub._chunk(chunk());
+  hub._chunk(chunk());
+  m.set("muted", true);
+  hub._chunk(chunk());
+  m.set("muted", false);
+  hub.setMode("ptt");
+  assert.equal(m.state.mode, "ptt");
+  hub._chunk(chunk()); // not held
+  hub.pttDown();
+  hub._chunk(chunk());
+  hub.pttUp();
+  hub._chunk(chunk());
+  const seqd = m.sent.map((s) => s.content).filter((c) => c.type === "mic" || c.type === "ptt");
+  assert.deepEqual(
+    seqd.map((c) => [c.type, c.action ?? null, c.seq]),
+    [
+      ["mic", null, 0],
+      ["mic", null, 1],
+      ["ptt", "down", 2],
+      ["mic", null, 3],
+      ["ptt", "up", 4],
+    ],
+  );
+  const mic = m.sent.find((s) => s.content.type === "mic");
+  assert.equal(mic.buffers.length, 1);
+  assert.equal(mic.buffers[0].byteLength, 960);
+  assert.equal(mic.content.n, 480);
+  // leaving ptt mode while held releases
+  hub.pttDown();
+  hub.setMode("vad");
+  assert.deepEqual(m.of("ptt").at(-1).action, "up");
+  hub.close();
+});
+
+test("live transcript: deltas, full text, unheard; trait rows set the order", () => {
+  const m = new FakeModel({
+    transcript: [{ item_id: "u1", role: "user", text: "hi", unheard: "", status: "completed" }],
+  });
+  const hub = new Hub(m);
+  const seen = [];
+  hub.subscribe((kind) => seen.push(kind));
+  const msg = (c) => m.emit("msg:custom", { type: "transcript", ...c }, []);
+  msg({ item_id: "a1", role: "assistant", delta: "Hello ", final: false });
+  msg({ item_id: "a1", role: "assistant", delta: "there, friend.", final: false });
+  assert.equal(hub.rows.get("a1").text, "Hello there, friend.");
+  assert.equal(hub.rows.get("a1").status, "in_progress");
+  msg({ item_id: "u2", role: "user", text: "a question", final: true });
+  assert.equal(hub.rows.get("u2").status, "completed");
+  msg({ item_id: "a1", role: "assistant", text: "Hello there, ", unheard: "friend.", final: true });
+  assert.equal(hub.rows.get("a1").status, "interrupted");
+  assert.equal(hub.rows.get("a1").unheard, "friend.");
+  assert.deepEqual([...hub.rows.keys()], ["u1", "a1", "u2"]);
+  // the kernel's final rows put the user item before the reply
+  m.set("transcript", [
+    { item_id: "u1", role: "user", text: "hi", unheard: "", status: "completed" },
+    { item_id: "u2", role: "user", text: "a question", unheard: "", status: "completed" },
+    { item_id: "a1", role: "assistant", text: "Hello there, ", unheard: "friend.", status: "interrupted" },
+  ]);
+  assert.deepEqual([...hub.rows.keys()], ["u1", "u2", "a1"]);
+  assert.ok(seen.includes("row") && seen.includes("rows"));
+  hub.close();
+});
+
+test("events keep the last 200; pong resolves ping; state hint", async () => {
+  const m = new FakeModel();
+  const hub = new Hub(m);
+  for (let i = 0; i < 5; i++)
+    m.emit("msg:custom", { type: "events", events: Array.from({ length: 50 }, (_, k) => ({ t: i * 50 + k, dir: "in", type: "x", summary: "" })) }, []);
+  assert.equal(hub.events.length, MAX_EVENTS);
+  assert.equal(hub.events[0].t, 50);
+  const p = hub.ping(1000);
+  const [ping] = m.of("ping");
+  m.emit("msg:custom", { type: "pong", id: ping.id, t_kernel: 1 }, []);
+  const r = await p;
+  assert.ok(r.rtt >= 0 && r.pong.t_kernel === 1);
+  m.emit("msg:custom", { type: "state", speaking: "model" }, []);
+  assert.equal(hub.speaking, "model");
+  m.set("status", "listening");
+  assert.equal(hub.speaking, undefined, "the trait takes over");
+  hub.close();
+});
+
+test("traits written by the browser: set + save_changes only when changed", () => {
+  const m = new FakeModel({ mic_status: "off", mic_message: "" });
+  const hub = new Hub(m);
+  const saves = m.saves;
+  hub.setMic("denied", "allow the microphone");
+  assert.equal(m.state.mic_status, "denied");
+  assert.equal(m.saves, saves + 1);
+  hub.setMic("denied", "allow the microphone");
+  assert.equal(m.saves, saves + 1);
+  hub.setVolume(2);
+  assert.equal(m.state.volume, 1);
+  hub.setVolume(0.25);
+  assert.equal(m.state.volume, 0.25);
+  hub.close();
+});
+
+test("text input sends trimmed text, ignores blanks", () => {
+  const m = new FakeModel();
+  const hub = new Hub(m);
+  assert.equal(hub.sendText("   "), false);
+  assert.equal(hub.sendText("  hello "), true);
+  assert.deepEqual(m.of("text").map((c) => c.text), ["hello"]);
+  hub.close();
+});

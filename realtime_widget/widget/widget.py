@@ -1,0 +1,252 @@
+"""Layer 6: :class:`RealtimeWidget`, the anywidget the notebook shows.
+
+The browser does audio only; the kernel holds the session. Small durable
+state lives in synced traitlets (docs/comm-protocol.md, "Traitlets"); audio
+and high-rate events travel as custom messages, relayed by
+:class:`~realtime_widget.widget.relay.Relay` on the session's I/O thread.
+
+The API key stays in the :class:`~realtime_widget.session.Session`: no trait,
+message or repr of the widget carries it (``target`` shows ``session.url``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import difflib
+import inspect
+import time
+from pathlib import Path
+from typing import Any
+
+import anywidget
+import traitlets
+
+from realtime_widget.protocol.config import SETTINGS_KEYS
+from realtime_widget.session import Session
+
+from .relay import Relay, describe_target
+
+__all__ = ["STATUSES", "WIDGET_OPTIONS", "RealtimeWidget", "talk"]
+
+STATUSES = ("disconnected", "connecting", "listening", "user_speaking", "model_speaking", "error")
+MIC_STATUSES = ("off", "starting", "on", "denied", "absent", "insecure", "unsupported", "error")
+
+_ESM_PATH = Path(__file__).parent.parent / "static" / "widget.js"
+# Until the front end is built (js/ → static/widget.js), a module that says so:
+# the Python side must import and work (tests, headless use) without the bundle.
+_PLACEHOLDER_ESM = """
+export default {
+  render({ el }) {
+    el.textContent = "realtime_widget: the front end is not built (static/widget.js is missing).";
+  },
+};
+"""
+
+WIDGET_OPTIONS = (
+    "mode",
+    "muted",
+    "volume",
+    "echo_cancellation",
+    "noise_suppression",
+    "auto_gain_control",
+    "chunk_ms",
+    "jitter_ms",
+)
+"""Keyword arguments of :class:`RealtimeWidget` that set traits."""
+
+_SESSION_OPTIONS = tuple(
+    name
+    for name, p in inspect.signature(Session.__init__).parameters.items()
+    if p.kind is inspect.Parameter.KEYWORD_ONLY
+)
+
+
+def _check_keywords(given: dict[str, Any], *, session_given: bool) -> None:
+    """Reject unknown keywords naming close matches (a typo must fail in its cell)."""
+    everything = (*WIDGET_OPTIONS, *_SESSION_OPTIONS, *SETTINGS_KEYS)
+    accepted = WIDGET_OPTIONS if session_given else everything
+    bad = [k for k in given if k not in accepted]
+    if not bad:
+        return
+    hints = []
+    for key in bad:
+        close = difflib.get_close_matches(key, everything, n=3, cutoff=0.6)
+        hint = f"did you mean {' or '.join(repr(c) for c in close)}?" if close else "no close match"
+        hints.append(f"{key!r} ({hint})")
+    message = f"unexpected keyword argument(s): {', '.join(hints)}"
+    if session_given:
+        message += (
+            ". With a session given, only widget options are accepted "
+            f"({', '.join(WIDGET_OPTIONS)}); change the session with session.update(...)"
+        )
+    raise TypeError(message)
+
+
+class RealtimeWidget(anywidget.AnyWidget):
+    """Talk to a Realtime model from a notebook: the browser captures the microphone
+    and plays the model; the kernel holds the session.
+
+    >>> w = RealtimeWidget(instructions="Be brief.")      # doctest: +SKIP
+    >>> w                                                 # doctest: +SKIP
+
+    ``session``: a :class:`Session` to use (any target); without one, a
+    ``Session("local", **session_settings)`` (the bundled local server) is
+    created. Widget options: ``mode`` (``"vad"`` server turn detection, or
+    ``"ptt"`` push-to-talk; default: whatever the session's settings say),
+    ``muted``, ``volume`` (0..1), ``echo_cancellation``/``noise_suppression``/
+    ``auto_gain_control`` (microphone constraints), ``chunk_ms`` (20..40),
+    ``jitter_ms`` (60..120).
+
+    The widget takes over barge-in (``session.auto_truncate = False``): it
+    truncates with the exact count of samples the browser played.
+    """
+
+    _esm = _ESM_PATH if _ESM_PATH.is_file() else _PLACEHOLDER_ESM
+
+    status = traitlets.Enum(STATUSES, default_value="disconnected").tag(sync=True)
+    target = traitlets.Unicode("").tag(sync=True)
+    mode = traitlets.Enum(("vad", "ptt"), default_value="vad").tag(sync=True)
+    muted = traitlets.Bool(False).tag(sync=True)
+    volume = traitlets.Float(1.0, min=0.0, max=1.0).tag(sync=True)
+    echo_cancellation = traitlets.Bool(True).tag(sync=True)
+    noise_suppression = traitlets.Bool(True).tag(sync=True)
+    auto_gain_control = traitlets.Bool(True).tag(sync=True)
+    chunk_ms = traitlets.Int(20, min=20, max=40).tag(sync=True)
+    jitter_ms = traitlets.Int(100, min=60, max=120).tag(sync=True)
+    last_error = traitlets.Unicode("").tag(sync=True)
+    mic_status = traitlets.Enum(MIC_STATUSES, default_value="off").tag(sync=True)
+    mic_message = traitlets.Unicode("").tag(sync=True)
+    transcript = traitlets.List(traitlets.Dict()).tag(sync=True)
+    conversation_html = traitlets.Unicode("").tag(sync=True)
+
+    def __init__(
+        self,
+        session: Session | None = None,
+        *,
+        mode: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        _check_keywords(kwargs, session_given=session is not None)
+        options = {k: kwargs.pop(k) for k in WIDGET_OPTIONS if k in kwargs}
+        owns = session is None
+        if session is None:
+            session = Session("local", **kwargs)
+            if mode is None and "turn_detection" in kwargs and kwargs["turn_detection"] is None:
+                mode = "ptt"
+        elif not isinstance(session, Session):
+            raise TypeError(f"session must be a realtime_widget.Session, not {type(session)!r}")
+        explicit = mode is not None
+        if mode is None:
+            mode = "vad"
+            audio = session.config.get("audio")
+            audio_in = audio.get("input") if isinstance(audio, dict) else None
+            if isinstance(audio_in, dict) and audio_in.get("turn_detection", "") is None:
+                mode = "ptt"
+        self._relay: Relay | None = None
+        super().__init__(mode=mode, **options)
+        if isinstance(self._esm, str) and self._esm == _PLACEHOLDER_ESM and _ESM_PATH.is_file():
+            self._esm = _ESM_PATH.read_text(encoding="utf-8")  # built since the import
+        self.session: Session = session
+        """The session this widget relays (public: inspect its log, conversation, config)."""
+        self._owns_session = owns
+        self.target = describe_target(session)
+        self._relay = Relay(
+            session,
+            self._send_from_relay,
+            self._set_from_relay,
+            mode=mode,
+            mode_explicit=explicit,
+        )
+        self._relay.attach()
+        self.on_msg(self._on_custom_message)
+
+    # -- the relay's two outputs (called on the I/O thread) ------------------------------
+
+    def _send_from_relay(self, content: dict[str, Any], buffers: list[bytes] | None) -> None:
+        # widget.send works from any thread (iopub is thread-safe in ipykernel).
+        self.send(content, buffers)
+
+    def _set_from_relay(self, values: dict[str, Any]) -> None:
+        # One comm message for the batch; synced trait writes work from any thread.
+        with self.hold_sync():
+            for name, value in values.items():
+                setattr(self, name, value)
+
+    # -- browser → kernel --------------------------------------------------------------
+
+    def _on_custom_message(self, _widget: Any, content: Any, buffers: Any) -> None:
+        """Runs on the main thread or a subshell thread: copy, stamp, hand over. Nothing else.
+
+        The buffers are views into the kernel's message; ``bytes`` copies them so
+        they stay valid on the I/O thread.
+        """
+        if self._relay is None:
+            return
+        copies = [bytes(b) for b in buffers] if buffers else []
+        self._relay.submit(content, copies)
+
+    @traitlets.observe("mode")
+    def _mode_changed(self, change: dict[str, Any]) -> None:
+        relay = self._relay
+        if relay is not None:
+            relay.loop.call_soon_threadsafe(relay.set_mode, change["new"])
+
+    @traitlets.observe("mic_status")
+    def _mic_status_changed(self, change: dict[str, Any]) -> None:
+        relay = self._relay
+        if relay is not None:
+            relay.loop.call_soon_threadsafe(
+                relay.note_mic, change["new"], self.mic_message, time.monotonic()
+            )
+
+    # -- Python API --------------------------------------------------------------------
+
+    def connect(self) -> None:
+        """Connect the session, as the Connect button does (returns at once).
+
+        The microphone still needs the button: browsers start audio only on a click.
+        """
+        relay = self._require_relay()
+        relay.loop.call_soon_threadsafe(relay.connect)
+
+    def disconnect(self) -> None:
+        """Close the session, as the Disconnect button does (returns at once)."""
+        relay = self._require_relay()
+        relay.loop.call_soon_threadsafe(relay.disconnect)
+
+    @property
+    def stats(self) -> dict[str, float]:
+        """Relay counters: mic chunks and gaps, audio messages, drops..."""
+        return self._require_relay().stats
+
+    def close(self) -> None:
+        """Close the widget; a session the widget created is closed too."""
+        # Also runs from ipywidgets' __del__, even for a widget whose __init__ failed.
+        relay = getattr(self, "_relay", None)
+        self._relay = None
+        if relay is not None:
+            relay.loop.call_soon_threadsafe(relay.detach)
+            if getattr(self, "_owns_session", False):
+                asyncio.run_coroutine_threadsafe(self.session.close(), relay.loop)
+        super().close()
+
+    def _require_relay(self) -> Relay:
+        if self._relay is None:
+            raise RuntimeError("the widget is closed")
+        return self._relay
+
+
+def talk(target: str = "local", **kwargs: Any) -> RealtimeWidget:
+    """A widget on a new session: ``talk()`` (local server), ``talk("openai", voice="marin")``.
+
+    Keywords are widget options (``mode``, ``volume``...), session options
+    (``model``, ``api_key``, ``server_options``...) or session settings
+    (``instructions``, ``voice``, ``turn_detection``...). Display the result
+    and press Connect.
+    """
+    _check_keywords(kwargs, session_given=False)
+    options = {k: kwargs.pop(k) for k in WIDGET_OPTIONS if k in kwargs}
+    mode = options.pop("mode", None)
+    if mode is None and "turn_detection" in kwargs and kwargs["turn_detection"] is None:
+        mode = "ptt"
+    return RealtimeWidget(Session(target, **kwargs), mode=mode, **options)
