@@ -30,6 +30,7 @@ import contextlib
 import http.server
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import threading
@@ -86,6 +87,69 @@ if not getattr(_bh.ConnectionHandler.handle_frame, "_bench", False):
             self._bench_meta.clear()
             super().halt()
     _bapp._Outbox = _TimedOutbox
+"""
+
+# The local server in its own process (like a remote server: it shares no GIL or core
+# budget with the kernel beyond the machine's 2 cores), instrumented; prints its URL,
+# serves until stdin closes, then prints the timestamps as JSON.
+SERVER_SCRIPT = (
+    INSTRUMENT
+    + r"""
+import json, sys
+from realtime_widget.server import LocalServer
+srv = LocalServer(pace="realtime", record=False)
+print(srv.start_in_thread(), flush=True)
+sys.stdin.read()
+srv.stop_thread()
+print(json.dumps({"recv": BENCH_RECV, "sent": BENCH_SENT}), flush=True)
+"""
+)
+
+
+class ServerProcess:
+    def __enter__(self) -> ServerProcess:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", SERVER_SCRIPT],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+        )
+        assert self.proc.stdout is not None
+        self.url = self.proc.stdout.readline().strip()
+        if not self.url.startswith("ws://"):
+            raise RuntimeError(f"local server did not start: {self.url!r}")
+        return self
+
+    def finish(self) -> dict[str, Any]:
+        """Stop the server; its receive/send timestamps."""
+        out, _ = self.proc.communicate(timeout=60)
+        return dict(json.loads(out.strip().splitlines()[-1]))
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+
+# Kernel-side taps (bench only): when each mic message reached the widget's comm handler
+# (and on which thread), and when each audio message was handed to widget.send.
+KERNEL_TAPS = r"""
+import threading as _bth, time as _btm
+BENCH_MIC_ARRIVAL = []   # (wall s, browser t ms, thread name)
+BENCH_AUDIO_SEND = []    # (wall s, item_id, offset)
+_b_submit = w._relay.submit
+def _b_sub(content, buffers, _o=_b_submit):
+    if isinstance(content, dict) and content.get("type") == "mic":
+        BENCH_MIC_ARRIVAL.append((_btm.time(), content.get("t"), _bth.current_thread().name))
+    _o(content, buffers)
+w._relay.submit = _b_sub
+_b_send = w._relay._send
+def _b_snd(content, buffers, _o=_b_send):
+    if content.get("type") == "audio":
+        BENCH_AUDIO_SEND.append((_btm.time(), content.get("item_id"), content.get("offset")))
+    _o(content, buffers)
+w._relay._send = _b_snd
 """
 
 # Page side of the Jupyter path: audio arrival times (wraps the hub's message handler).
@@ -314,11 +378,12 @@ def _first_sent(sent: Sequence[Sequence[Any]]) -> dict[str, float]:
 def run_jupyter(
     pw: Any, mic: Path, *, extension: bool, seconds: float, pings: int
 ) -> dict[str, Any]:
+    server = ServerProcess().__enter__()
     lab = harness.JupyterServer(server_extension=extension).start()
     try:
         browser = harness.Browser(pw, lab, wav=mic)
         try:
-            cell = INSTRUMENT + "\n" + setup_cell()
+            cell = setup_cell(server_url=server.url, extra=KERNEL_TAPS)
             nb = browser.open_notebook([cell], "bench.ipynb")
             nb.run_all()
             errs = nb.cell_errors()
@@ -346,13 +411,14 @@ def run_jupyter(
             time.sleep(1.0)
             rtt_idle = nb.evaluate(PINGS_JS, pings)
             data = nb.kernel_json(
-                "{'recv': [t for t, ty in BENCH_RECV if ty == 'input_audio_buffer.append'],"
-                " 'appends': [(e.t_wall, e.t_browser) for e in "
+                "{'appends': [(e.t_wall, e.t_browser) for e in "
                 "session.log.filter('input_audio_buffer.append')],"
-                " 'sent': BENCH_SENT,"
                 " 'started': [(e.payload.get('item_id'), e.t_browser) for e in session.log "
                 "if e.type == 'widget.playback_started'],"
-                " 'stats': dict(w.stats)}",
+                " 'stats': dict(w.stats),"
+                " 'mic_arrival': BENCH_MIC_ARRIVAL, 'audio_send': BENCH_AUDIO_SEND,"
+                " 'deltas': [(e.t_wall, e.item_id, e.audio_ms) for e in "
+                "session.log.filter('response.output_audio.delta')]}",
                 timeout=120,
             )
             arrivals = nb.evaluate("() => globalThis.__realtimeWidgets.at(-1).bench.arrivals")
@@ -362,12 +428,40 @@ def run_jupyter(
         loaded = lab.realtime_extension_loaded()
     finally:
         lab.cleanup()
+        times = server.finish()
+        server.__exit__()
+    data["recv"] = [t for t, ty in times["recv"] if ty == "input_audio_buffer.append"]
+    data["sent"] = times["sent"]
     appends = data["appends"]
     n = min(len(appends), len(data["recv"]))
     mic_server = [data["recv"][i] * 1000 - appends[i][1] for i in range(n) if appends[i][1]]
     mic_kernel = [t * 1000 - tb for t, tb in appends if tb]
     first = _first_sent(data["sent"])
     play = [tb - first[item] for item, tb in data["started"] if item in first and tb]
+    # decomposition of the two paths inside the kernel
+    mic_onmsg = [t * 1000 - tb for t, tb, _th in data["mic_arrival"] if tb]
+    threads: dict[str, int] = {}
+    for _t, _tb, th in data["mic_arrival"]:
+        key = "main" if th == "MainThread" else th.split("-")[0]
+        threads[key] = threads.get(key, 0) + 1
+    onmsg_by_t = {tb: t * 1000 for t, tb, _th in data["mic_arrival"] if tb}
+    mic_hop = [t * 1000 - onmsg_by_t[tb] for t, tb in appends if tb in onmsg_by_t]
+    kernel_recv: dict[tuple[str, int], float] = {}
+    offs: dict[str, int] = {}
+    for t, item, ms in data["deltas"]:
+        off = offs.get(item, 0)
+        kernel_recv[(item, off)] = t * 1000
+        offs[item] = off + round((ms or 0) * 24)
+    srv_to_kernel = _match_sent(data["sent"], [(t, i, o, 0) for (i, o), t in kernel_recv.items()])
+    kernel_to_send = [
+        t * 1000 - kernel_recv[(item, int(off))]
+        for t, item, off in data["audio_send"]
+        if (item, int(off)) in kernel_recv
+    ]
+    send_t = {(item, int(off)): t * 1000 for t, item, off in data["audio_send"]}
+    send_to_browser = [
+        t - send_t[(item, int(off))] for t, item, off, _n in arrivals if (item, int(off)) in send_t
+    ]
     return {
         "extension_requested": extension,
         "extension_loaded": loaded,
@@ -377,6 +471,12 @@ def run_jupyter(
         "appends_server_vs_kernel": [len(data["recv"]), len(appends)],
         "delta_to_first_played": summary(play),
         "delta_to_browser": summary(_match_sent(data["sent"], arrivals)),
+        "mic_browser_to_comm_handler": summary(mic_onmsg),
+        "mic_comm_handler_to_append": summary(mic_hop),
+        "mic_handler_threads": threads,
+        "delta_server_to_kernel": summary(srv_to_kernel),
+        "delta_kernel_to_widget_send": summary(kernel_to_send),
+        "delta_widget_send_to_browser": summary(send_to_browser),
         "rtt_streaming": summary(rtt_streaming),
         "rtt_idle": summary(rtt_idle),
         "underruns": under,
@@ -443,15 +543,9 @@ def _echo_server() -> Iterator[str]:
 
 
 def run_direct(pw: Any, mic: Path, *, seconds: float, pings: int) -> dict[str, Any]:
-    ns: dict[str, Any] = {}
-    exec(INSTRUMENT, ns)  # same wrappers, this process
-    from realtime_widget.server import LocalServer
-
-    srv = LocalServer(pace="realtime")
-    url = srv.start_in_thread()
     browser = harness.Browser(pw, None, wav=mic, debug_hook=False)
     try:
-        with _serve_page(url) as page_url, _echo_server() as echo_url:
+        with ServerProcess() as server, _serve_page(server.url) as page_url, _echo_server() as echo:
             page = browser.context.new_page()
             page.goto(page_url)
             page.click("#go")
@@ -464,26 +558,26 @@ def run_direct(pw: Any, mic: Path, *, seconds: float, pings: int) -> dict[str, A
                 page.wait_for_function(f"() => window.bench.done >= {n_turns}", timeout=30_000)
                 time.sleep(0.3)
             time.sleep(1.5)
-            rtts = page.evaluate("([u, n]) => window.echoRtts(u, n)", [echo_url, pings])
+            rtts = page.evaluate("([u, n]) => window.echoRtts(u, n)", [echo, pings])
             b = page.evaluate(
                 "() => ({chunks: window.bench.chunks, arrivals: window.bench.arrivals,"
                 " started: window.bench.started, errors: window.bench.errors})"
             )
             page.close()
+            times = server.finish()
     finally:
         browser.close()
-        srv.stop_thread()
-    recv = [t for t, ty in ns["BENCH_RECV"] if ty == "input_audio_buffer.append"]
+    recv = [t for t, ty in times["recv"] if ty == "input_audio_buffer.append"]
     n = min(len(recv), len(b["chunks"]))
     mic_server = [recv[i] * 1000 - b["chunks"][i] for i in range(n)]
-    first = _first_sent(ns["BENCH_SENT"])
+    first = _first_sent(times["sent"])
     play = [t - first[item] for item, t in b["started"] if item in first]
     return {
         "turns": n_turns,
         "mic_to_server": summary(mic_server),
         "appends_server_vs_browser": [len(recv), len(b["chunks"])],
         "delta_to_first_played": summary(play),
-        "delta_to_browser": summary(_match_sent(ns["BENCH_SENT"], b["arrivals"])),
+        "delta_to_browser": summary(_match_sent(times["sent"], b["arrivals"])),
         "rtt_echo": summary(rtts),
         "errors": b["errors"][:5],
     }
@@ -493,11 +587,12 @@ def run_direct(pw: Any, mic: Path, *, seconds: float, pings: int) -> dict[str, A
 
 
 def run_barge(pw: Any, mic: Path, *, seconds: float) -> dict[str, Any]:
+    server = ServerProcess().__enter__()
     lab = harness.JupyterServer(server_extension=True).start()
     try:
         browser = harness.Browser(pw, lab, wav=mic)
         try:
-            nb = browser.open_notebook([setup_cell()], "bench_barge.ipynb")
+            nb = browser.open_notebook([setup_cell(server_url=server.url)], "bench_barge.ipynb")
             nb.run_all()
             install_helpers(nb)
             nb.click_connect()
@@ -513,7 +608,7 @@ def run_barge(pw: Any, mic: Path, *, seconds: float) -> dict[str, Any]:
                 "'input_audio_buffer.speech_started')],"
                 " 'stops': [(e.payload.get('stop_id'), e.payload.get('reason'), e.t_wall) "
                 "for e in session.log if e.type == 'widget.stop_sent'],"
-                " 'truncates': len(_rtw_conn().received('conversation.item.truncate')),"
+                " 'truncates': _rtw_count('conversation.item.truncate'),"
                 " 'stats': dict(w.stats)}",
                 timeout=120,
             )
@@ -521,6 +616,7 @@ def run_barge(pw: Any, mic: Path, *, seconds: float) -> dict[str, Any]:
             browser.close()
     finally:
         lab.cleanup()
+        server.__exit__()
     reasons = {str(sid): (reason, t) for sid, reason, t in data["stops"]}
     total, to_browser, in_browser, kernel_side = [], [], [], []
     interrupted = 0
@@ -618,6 +714,19 @@ def report(o: dict[str, Any]) -> None:
     print("    mic chunk t -> kernel (session log)")
     print(f"    Lab+ext   {fmt(e['mic_to_kernel'])}")
     print(f"    Lab stock {fmt(s['mic_to_kernel'])}")
+    print("    inside the Jupyter path (Lab+ext / Lab stock):")
+    for label, key in (
+        ("mic: browser t -> comm handler", "mic_browser_to_comm_handler"),
+        ("mic: comm handler -> append sent", "mic_comm_handler_to_append"),
+        ("delta: server sent -> kernel recv", "delta_server_to_kernel"),
+        ("delta: kernel recv -> widget.send", "delta_kernel_to_widget_send"),
+        ("delta: widget.send -> browser", "delta_widget_send_to_browser"),
+    ):
+        print(f"    {label:34s} ext   {fmt(e[key])}")
+        print(f"    {'':34s} stock {fmt(s[key])}")
+    print(
+        f"    mic handler threads: ext {e['mic_handler_threads']} stock {s['mic_handler_threads']}"
+    )
     print("(3) comm round trip ping/pong")
     print(f"    Lab+ext   streaming {fmt(e['rtt_streaming'])}")
     print(f"    Lab+ext   idle      {fmt(e['rtt_idle'])}")

@@ -200,9 +200,10 @@ export class Hub {
 
   /** @param {any} msg @param {DataView} buffer */
   _audio(msg, buffer) {
-    if (!this.engine && !this.closed) {
+    if (!this.engine && !this.closed && this.views.size > 0) {
       // model audio without a Connect click (the kernel connected from Python):
-      // play it if the page may start audio (it has had a user gesture)
+      // play it if the page may start audio (it has had a user gesture). Never with
+      // no view left: a removed view must not leave an AudioContext behind.
       const ua = /** @type {any} */ (globalThis.navigator)?.userActivation;
       if (ua?.hasBeenActive) this._ensureEngine().open().catch((e) => this.log("error", `audio: ${e}`));
     }

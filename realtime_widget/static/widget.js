@@ -757,7 +757,7 @@ var Hub = class {
   }
   /** @param {any} msg @param {DataView} buffer */
   _audio(msg, buffer) {
-    if (!this.engine && !this.closed) {
+    if (!this.engine && !this.closed && this.views.size > 0) {
       const ua = (
         /** @type {any} */
         globalThis.navigator?.userActivation

@@ -28,8 +28,13 @@ def setup_cell(
     silence_ms: int = 500,
     display: str = "w",
     extra: str = "",
+    server_url: str | None = None,
 ) -> str:
-    """The notebook's setup cell: local server, Session, RealtimeWidget (displayed)."""
+    """The notebook's setup cell: local server, Session, RealtimeWidget (displayed).
+
+    With ``server_url`` the kernel connects to a server running elsewhere (the
+    benchmark's own process) and starts none.
+    """
     td = (
         f"turn_detection={turn_detection!r}, silence_duration_ms={silence_ms}, "
         if turn_detection
@@ -40,11 +45,15 @@ def setup_cell(
         if processing
         else ("echo_cancellation=False, noise_suppression=False, auto_gain_control=False")
     )
+    server = (
+        f"srv = None\nurl = {server_url!r}\n"
+        if server_url
+        else f"srv = LocalServer(pace={pace!r})\nurl = srv.start_in_thread()\n"
+    )
     return (
         "from realtime_widget.server import LocalServer\n"
         "from realtime_widget import Session, RealtimeWidget\n"
-        f"srv = LocalServer(pace={pace!r})\n"
-        "url = srv.start_in_thread()\n"
+        f"{server}"
         f"session = Session(url, {td}transcription='whisper-1')\n"
         f"w = RealtimeWidget(session, {proc})\n"
         f"{extra}\n"
