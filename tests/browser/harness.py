@@ -15,6 +15,7 @@ Nothing here asserts on wall-clock speed; every wait polls for a condition.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import importlib.util
 import json
@@ -151,6 +152,7 @@ class JupyterServer:
             start_new_session=True,
         )
         self.url = f"http://127.0.0.1:{self.port}/"
+        atexit.register(self.stop)  # no orphaned server if the caller dies mid-way
         deadline = time.monotonic() + timeout
         while True:
             if self.proc.poll() is not None:
