@@ -192,7 +192,12 @@ class Relay:
         self._clock = clock
         self._wall = wall
         self.loop = loop or io_loop()
-        self.reorderer: Reorderer[_Sequenced] = Reorderer()
+        # Comm messages are never lost, only delayed: a few mic chunks can be routed
+        # to the main thread (ipykernel sends a comm's messages to the subshell of its
+        # last outgoing message) and wait there while a cell blocks it. So a gap waits
+        # long (10 s) rather than being skipped, and a far-behind seq is late, not a
+        # restarted counter (a restart comes with `connect`, which resets).
+        self.reorderer: Reorderer[_Sequenced] = Reorderer(max_wait=10.0, restart_after=10**9)
         self.coalescer = AudioCoalescer()
         self.barge = BargeIn()
         self.playback = PlaybackTracker(clock)
