@@ -376,14 +376,28 @@ def _first_sent(sent: Sequence[Sequence[Any]]) -> dict[str, float]:
 
 
 def run_jupyter(
-    pw: Any, mic: Path, *, extension: bool, seconds: float, pings: int
+    pw: Any,
+    mic: Path,
+    *,
+    extension: bool,
+    seconds: float,
+    pings: int,
+    chunk_ms: int = 20,
+    subshells: str | None = None,
 ) -> dict[str, Any]:
     server = ServerProcess().__enter__()
-    lab = harness.JupyterServer(server_extension=extension).start()
+    settings = (
+        {"@jupyterlab/apputils-extension:kernels-settings": {"commsOverSubshells": subshells}}
+        if subshells
+        else None
+    )
+    lab = harness.JupyterServer(server_extension=extension, lab_settings=settings).start()
     try:
         browser = harness.Browser(pw, lab, wav=mic)
         try:
-            cell = setup_cell(server_url=server.url, extra=KERNEL_TAPS)
+            cell = setup_cell(
+                server_url=server.url, extra=KERNEL_TAPS + f"\nw.chunk_ms = {chunk_ms}\n"
+            )
             nb = browser.open_notebook([cell], "bench.ipynb")
             nb.run_all()
             errs = nb.cell_errors()
@@ -657,6 +671,17 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=40.0, help="streaming time per path")
     ap.add_argument("--barge-seconds", type=float, default=60.0)
     ap.add_argument("--pings", type=int, default=200)
+    ap.add_argument("--chunk-ms", type=int, default=20, help="widget mic chunk (20..40)")
+    ap.add_argument(
+        "--only-lab",
+        action="store_true",
+        help="only the Lab+extension path (with --chunk-ms / --comms-over-subshells)",
+    )
+    ap.add_argument(
+        "--comms-over-subshells",
+        choices=("disabled", "perComm", "perCommTarget"),
+        help="JupyterLab setting (default: JupyterLab's, perCommTarget)",
+    )
     ap.add_argument("--json", type=Path, help="also write the figures here")
     args = ap.parse_args()
     reason = harness.missing_prerequisites() or audio.tools_missing()
@@ -674,16 +699,44 @@ def main() -> None:
         "cpus": os.cpu_count(),
         "loadavg_start": os.getloadavg(),
     }
+    if args.only_lab:
+        with harness.playwright_sync() as pw:
+            r = run_jupyter(
+                pw,
+                mic,
+                extension=True,
+                seconds=args.seconds,
+                pings=args.pings,
+                chunk_ms=args.chunk_ms,
+                subshells=args.comms_over_subshells,
+            )
+        print(
+            f"Lab+ext, chunk_ms={args.chunk_ms}, commsOverSubshells="
+            f"{args.comms_over_subshells or 'default'}, load {os.getloadavg()}"
+        )
+        for k, v in r.items():
+            print(f"  {k:32s} {fmt(v) if isinstance(v, dict) and 'p50' in v else v}")
+        return
     with harness.playwright_sync() as pw:
         print("== direct baseline (browser <-> local server WebSocket)", flush=True)
         out["direct"] = run_direct(pw, mic, seconds=args.seconds, pings=args.pings)
         print("== JupyterLab with the server extension (TCP_NODELAY)", flush=True)
         out["lab_ext"] = run_jupyter(
-            pw, mic, extension=True, seconds=args.seconds, pings=args.pings
+            pw,
+            mic,
+            extension=True,
+            seconds=args.seconds,
+            pings=args.pings,
+            chunk_ms=args.chunk_ms,
         )
         print("== JupyterLab without the server extension (stock)", flush=True)
         out["lab_stock"] = run_jupyter(
-            pw, mic, extension=False, seconds=args.seconds, pings=args.pings
+            pw,
+            mic,
+            extension=False,
+            seconds=args.seconds,
+            pings=args.pings,
+            chunk_ms=args.chunk_ms,
         )
         print("== barge-in (JupyterLab with the extension)", flush=True)
         out["barge"] = run_barge(pw, barge, seconds=args.barge_seconds)

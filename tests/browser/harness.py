@@ -70,6 +70,9 @@ class JupyterServer:
     (``etc/jupyter/jupyter_server_config.d/realtime_widget.json`` enables it);
     True/False force it on/off through a ``jupyter_server_config.json`` in the private
     config dir (jupyter_server lets that win over the ``.d`` files).
+    ``lab_settings``: JupyterLab user settings, ``{"plugin:id": {key: value}}`` (e.g.
+    ``{"@jupyterlab/apputils-extension:kernels-settings": {"commsOverSubshells":
+    "disabled"}}``).
     """
 
     def __init__(
@@ -78,11 +81,13 @@ class JupyterServer:
         app: str = "lab",
         server_extension: bool | None = None,
         workdir: Path | None = None,
+        lab_settings: dict[str, dict[str, Any]] | None = None,
     ) -> None:
         if app not in ("lab", "notebook"):
             raise ValueError(app)
         self.app = app
         self.server_extension = server_extension
+        self.lab_settings = dict(lab_settings or {})
         self._own_workdir = workdir is None
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix=f"rtw-{app}-"))
         self.root = self.workdir / "nb"
@@ -104,11 +109,18 @@ class JupyterServer:
             }
         (self.workdir / "config" / "jupyter_server_config.json").write_text(json.dumps(config))
         # no "get notified about Jupyter news?" toast, no news/update fetches
-        notif = self.workdir / "settings" / "@jupyterlab" / "apputils-extension"
-        notif.mkdir(parents=True, exist_ok=True)
-        (notif / "notification.jupyterlab-settings").write_text(
-            json.dumps({"fetchNews": "false", "checkForUpdates": False})
-        )
+        settings = {
+            "@jupyterlab/apputils-extension:notification": {
+                "fetchNews": "false",
+                "checkForUpdates": False,
+            },
+            **self.lab_settings,
+        }
+        for plugin, values in settings.items():
+            package, _, name = plugin.partition(":")
+            folder = self.workdir / "settings" / package
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / f"{name}.jupyterlab-settings").write_text(json.dumps(values))
         env = dict(os.environ)
         env.update(
             JUPYTER_CONFIG_DIR=str(self.workdir / "config"),
