@@ -28,6 +28,7 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Optional, TypeVar, Union
 
 import numpy as np
@@ -37,6 +38,7 @@ from ._loop import call_in_io_loop, in_io_thread, io_loop
 from .connection import DEFAULT_MODEL, Connection, Endpoint, Secret
 from .errors import ConnectionClosedError, RealtimeError, ServerError
 from .log.recorder import Recorder
+from .log.recording import Recording
 from .protocol import events as ev
 from .protocol.audio import SAMPLE_RATE, as_int16, load_audio
 from .protocol.config import settings_to_session, validate_response_params
@@ -193,6 +195,33 @@ class Session:
         return self._recorder
 
     @property
+    def recording(self) -> Recording:
+        """The inspection API over this connection (a live view: tables are computed
+        from what has been recorded when called): events as a DataFrame, turns and
+        latencies, usage and cost, settings history, audio, timeline, :meth:`save`.
+        Earlier connections of this session are in its ``history``."""
+        return Recording(self._recorder, history=[Recording(r) for r in self.history])
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write every connection of this session to one file (see ``realtime_widget.load``)."""
+        return self.recording.save(path)
+
+    def _connection_info(self, endpoint: Endpoint) -> dict[str, Any]:
+        """What a saved recording says about its connection: never a key or a query."""
+        url = endpoint.url.split("?", 1)[0]
+        target = self._target if isinstance(self._target, str) else "endpoint"
+        if "://" in target:
+            target = "url"
+        return {
+            "target": target,
+            "provider": endpoint.provider,
+            "url": url,
+            "model": self._model or endpoint.model,
+            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "realtime_widget": _version(),
+        }
+
+    @property
     def server(self) -> LocalServer | None:
         """The in-process local server, when the target is ``"local"``."""
         return self._server
@@ -293,6 +322,7 @@ class Session:
                 url = await self._server.start()
                 endpoint = Endpoint.custom(url, model=self._model)
             self._endpoint = endpoint
+            self._recorder.info = self._connection_info(endpoint)
             self._conn = Connection(endpoint, open_timeout=timeout)
             created = self._expect(["session.created"], None)
             await self._conn.open()
@@ -849,6 +879,12 @@ class Session:
         resp = conv.responses[response_id]
         parts = [conv.item_audio(i) for i in resp.output_item_ids if _has_audio(conv, i)]
         return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int16)
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
 
 
 def _has_audio(conv: Conversation, item_id: str) -> bool:

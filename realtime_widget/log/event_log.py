@@ -40,6 +40,7 @@ from array import array
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any, Literal
 
 from realtime_widget.protocol.events import Event
@@ -49,8 +50,8 @@ from realtime_widget.state.conversation import strip_audio
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["APPEND", "AUDIO_DELTA", "DELTA_TYPES", "Direction", "EventLog", "LoggedEvent",
-           "compact_event"]  # fmt: skip
+__all__ = ["APPEND", "AUDIO_DELTA", "COLUMNS", "DELTA_TYPES", "Direction", "EventLog",
+           "LoggedEvent", "compact_event"]  # fmt: skip
 
 Direction = Literal["client", "server", "widget"]
 
@@ -64,6 +65,14 @@ DELTA_TYPES: tuple[str, ...] = (
     "conversation.item.input_audio_transcription.delta",
 )
 """Server event types stored as rows of the delta table (when regular)."""
+
+COLUMNS: tuple[str, ...] = (
+    "direction", "type", "t", "t_kernel", "t_wall", "t_browser", "event_id", "item_id",
+    "response_id", "previous_item_id", "audio_ms", "error_type", "error_code", "error_message",
+)  # fmt: skip
+"""Columns of :attr:`EventLog.df` (indexed by ``index``, the event's position in the log).
+``direction`` is ``client``, ``server`` or ``widget`` (the front end's own events: mic
+on/off, playback started/stopped, truncate computed...)."""
 
 _DIRECTIONS: tuple[Direction, ...] = ("client", "server", "widget")
 _DIRECTION_CODE = {name: code for code, name in enumerate(_DIRECTIONS)}
@@ -139,6 +148,20 @@ class LoggedEvent:
     payload: Event
 
 
+def _error_fields(event: Event) -> tuple[str | None, str | None, str | None]:
+    """(type, code, message) of an ``error`` event or an ``invalid_frame`` entry."""
+    err = event.get("error")
+    if isinstance(err, dict):
+        values = (err.get("type"), err.get("code"), err.get("message"))
+        return tuple(v if isinstance(v, str) else None for v in values)  # type: ignore[return-value]
+    message = event.get("message") or event.get("error")
+    return (
+        str(event.get("type")),
+        None,
+        message if isinstance(message, str) else None,
+    )
+
+
 def _id_of(event: Event, key: str, parent: str) -> str | None:
     value = event.get(key)
     if isinstance(value, str):
@@ -190,6 +213,7 @@ class EventLog:
         self._d_length = array("i")
         self._d_text: list[str | None] = []
         self._d_extra: list[Any] = []  # None | obfuscation value (str) | (k, v, k, v...)
+        self._df_cache: tuple[int, pd.DataFrame] | None = None
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -512,59 +536,190 @@ class EventLog:
         names = self._type_names
         return Counter({names[c]: n for c, n in Counter(self._type).items()})
 
+    def input_timeline(self) -> tuple[Any, Any, Any]:
+        """``(start, length, t_kernel)`` numpy arrays of the appends stored as rows, in
+        order: where each microphone chunk sits on the input timeline (samples) and when
+        it was sent. Maps an input position (e.g. a VAD ``audio_end_ms``) to a time."""
+        import numpy as np
+
+        n = len(self._a_start)
+        start = np.frombuffer(self._a_start, dtype=np.int64, count=n).copy()
+        length = np.frombuffer(self._a_length, dtype=np.int32, count=n).astype(np.int64)
+        t = np.empty(n, dtype=np.float64)
+        kinds = np.frombuffer(bytes(self._kind), dtype=np.uint8)
+        slots = np.flatnonzero(kinds == _APPEND)
+        rows = np.frombuffer(self._row, dtype=np.int32, count=len(self._row))[slots]
+        t[rows] = np.frombuffer(self._t, dtype=np.float64, count=len(self._t))[slots]
+        return start, length, t
+
+    def t_span(self) -> float:
+        """Seconds between the first and the last event (0.0 when fewer than two)."""
+        return self._t[-1] - self._t[0] if len(self._t) > 1 else 0.0
+
     def to_records(self) -> dict[str, list[Any]]:
         """Columns (lists of equal length) for a DataFrame: no payloads, cheap to build.
 
-        Keys: index, direction, type, t_kernel, t_wall, t_browser, event_id,
-        item_id, response_id, audio_ms.
+        Keys: :data:`COLUMNS`.
         """
         n = len(self._t)
         mono, wall = self.anchor
         t = self._t.tolist()
         names = self._type_names
-        event_ids: list[str | None] = [None] * n
-        item_ids: list[str | None] = [None] * n
-        response_ids: list[str | None] = [None] * n
-        audio_ms: list[float | None] = [None] * n
-        for i in range(n):
-            kind, row = self._kind[i], self._row[i]
-            if kind == _DELTA:
-                event_ids[i] = self._d_event_id[row]
-                item_ids[i] = self._d_item_id[row]
-                response_ids[i] = self._d_response_id[row]
-                if self._d_start[row] >= 0:
-                    audio_ms[i] = self._d_length[row] / 24.0
-            elif kind == _APPEND:
-                event_ids[i] = self._a_event_id.get(row)
-                audio_ms[i] = self._a_length[row] / 24.0
-            else:
-                event = self._dicts[row]
-                eid = event.get("event_id")
-                event_ids[i] = eid if isinstance(eid, str) else None
-                item_ids[i] = _id_of(event, "item_id", "item")
-                response_ids[i] = _id_of(event, "response_id", "response")
-                ref = self._dict_audio.get(row)
-                audio_ms[i] = None if ref is None else ref.length / 24.0
+        cols = self._id_columns(n)
+        t0 = t[0] if t else 0.0
         return {
             "index": list(range(n)),
             "direction": [_DIRECTIONS[c] for c in self._direction],
             "type": [names[c] for c in self._type],
+            "t": [x - t0 for x in t],
             "t_kernel": t,
             "t_wall": [wall + (x - mono) for x in t],
             "t_browser": [self._t_browser.get(i) for i in range(n)],
+            **cols,
+        }
+
+    def _id_columns(self, n: int) -> dict[str, list[Any]]:
+        """event_id ... error_message (:data:`COLUMNS`) for every event: one pass, by kind."""
+        event_ids: list[str | None] = [None] * n
+        item_ids: list[str | None] = [None] * n
+        response_ids: list[str | None] = [None] * n
+        previous: list[str | None] = [None] * n
+        audio_ms: list[float | None] = [None] * n
+        err_type: list[str | None] = [None] * n
+        err_code: list[str | None] = [None] * n
+        err_message: list[str | None] = [None] * n
+        kinds, rows = self._kind, self._row
+        d_event_id, d_item_id, d_response_id = (
+            self._d_event_id,
+            self._d_item_id,
+            self._d_response_id,
+        )
+        d_start, d_length = self._d_start, self._d_length
+        a_event_id, a_length = self._a_event_id, self._a_length
+        dicts, dict_audio = self._dicts, self._dict_audio
+        for i in range(n):
+            kind, row = kinds[i], rows[i]
+            if kind == _DELTA:
+                event_ids[i] = d_event_id[row]
+                item_ids[i] = d_item_id[row]
+                response_ids[i] = d_response_id[row]
+                if d_start[row] >= 0:
+                    audio_ms[i] = d_length[row] / 24.0
+            elif kind == _APPEND:
+                event_ids[i] = a_event_id.get(row)
+                audio_ms[i] = a_length[row] / 24.0
+            else:
+                event = dicts[row]
+                eid = event.get("event_id")
+                event_ids[i] = eid if isinstance(eid, str) else None
+                item_ids[i] = _id_of(event, "item_id", "item")
+                response_ids[i] = _id_of(event, "response_id", "response")
+                prev = event.get("previous_item_id")
+                if isinstance(prev, str):
+                    previous[i] = prev
+                ref = dict_audio.get(row)
+                if ref is not None:
+                    audio_ms[i] = ref.length / 24.0
+                etype = event.get("type")
+                if etype in _ERROR_TYPES:
+                    err_type[i], err_code[i], err_message[i] = _error_fields(event)
+        return {
             "event_id": event_ids,
             "item_id": item_ids,
             "response_id": response_ids,
+            "previous_item_id": previous,
             "audio_ms": audio_ms,
+            "error_type": err_type,
+            "error_code": err_code,
+            "error_message": err_message,
         }
 
     def to_dataframe(self) -> pd.DataFrame:
-        """The log as a pandas DataFrame (imports pandas on first use)."""
+        """The log as a new pandas DataFrame (imports pandas on first use); see :attr:`df`."""
+        import numpy as np
         import pandas as pd  # optional dependency: imported on first use
 
-        df = pd.DataFrame(self.to_records())
-        df["t_wall"] = pd.to_datetime(df["t_wall"], unit="s")
-        return df.set_index("index")
+        n = len(self._t)
+        mono, wall = self.anchor
+        t = np.frombuffer(self._t, dtype=np.float64, count=n).copy() if n else np.zeros(0)
+        browser = np.full(n, np.nan)
+        if self._t_browser:
+            keys = np.fromiter(self._t_browser.keys(), dtype=np.int64, count=len(self._t_browser))
+            vals = np.fromiter(
+                self._t_browser.values(), dtype=np.float64, count=len(self._t_browser)
+            )
+            inside = keys < n
+            browser[keys[inside]] = vals[inside]
+        direction_codes = np.frombuffer(bytes(self._direction), dtype=np.uint8).astype(np.int8)
+        type_codes = np.frombuffer(self._type, dtype=np.uint16, count=n).astype(np.int32)
+        ids = self._id_columns(n)
+        columns: dict[str, Any] = {
+            "direction": pd.Categorical.from_codes(direction_codes, categories=_DIRECTIONS),
+            "type": pd.Categorical.from_codes(type_codes, categories=list(self._type_names)),
+            "t": t - t[0] if n else t,
+            "t_kernel": t,
+            "t_wall": pd.to_datetime(wall + (t - mono), unit="s"),
+            "t_browser": browser,
+            "event_id": ids["event_id"],
+            "item_id": ids["item_id"],
+            "response_id": ids["response_id"],
+            "previous_item_id": ids["previous_item_id"],
+            "audio_ms": np.array(
+                [np.nan if v is None else v for v in ids["audio_ms"]], dtype=np.float64
+            ),
+            "error_type": ids["error_type"],
+            "error_code": ids["error_code"],
+            "error_message": ids["error_message"],
+        }
+        return pd.DataFrame(columns, index=pd.RangeIndex(n, name="index"))
+
+    @property
+    def df(self) -> pd.DataFrame:
+        """The log as a pandas DataFrame, built on first use and rebuilt only when events
+        were added since. One row per event, columns :data:`COLUMNS` (``t``: seconds
+        since the first event; ``t_browser``: NaN where unknown). Treat it as read-only:
+        it is shared between calls (``.copy()`` it to edit)."""
+        cached = self._df_cache
+        if cached is not None and cached[0] == len(self._t):
+            return cached[1]
+        df = self.to_dataframe()
+        self._df_cache = (len(self._t), df)
+        return df
+
+    def where(
+        self,
+        type: str | None = None,
+        direction: Direction | None = None,
+        item_id: str | None = None,
+        response_id: str | None = None,
+        *,
+        errors: bool = False,
+    ) -> pd.DataFrame:
+        """Rows of :attr:`df` matching every given criterion.
+
+        ``type`` may be a shell-style pattern (``"response.*"``, ``"*transcript*"``);
+        ``errors=True`` keeps only ``error`` events and unparsable frames.
+        """
+        df = self.df
+        mask = None
+
+        def both(m: Any) -> Any:
+            return m if mask is None else mask & m
+
+        if type is not None:
+            names = [n for n in self._type_names if fnmatchcase(n, type)]
+            mask = both(df["type"].isin(names))
+        if direction is not None:
+            if direction not in _DIRECTION_CODE:
+                raise ValueError(f"direction must be one of {_DIRECTIONS}, not {direction!r}")
+            mask = both(df["direction"] == direction)
+        if item_id is not None:
+            mask = both(df["item_id"] == item_id)
+        if response_id is not None:
+            mask = both(df["response_id"] == response_id)
+        if errors:
+            mask = both(df["type"].isin(list(_ERROR_TYPES)))
+        return df if mask is None else df[mask]
 
     def __repr__(self) -> str:
         counts = ", ".join(f"{k} {v}" for k, v in self.counts().items() if v)
@@ -574,4 +729,14 @@ class EventLog:
             span = f" over {self._t[-1] - self._t[0]:.1f}s"
             if not math.isfinite(self._t[-1]):
                 span = ""
-        return f"<EventLog {len(self)} events{span} ({counts or 'empty'}); last: {last or '-'}>"
+        errors = self.errors()
+        err = ""
+        if errors:
+            etype, code, message = _error_fields(errors[-1].payload)
+            what = code or etype or "error"
+            err = f"; {len(errors)} error{'s' if len(errors) > 1 else ''}, last: {what}"
+            if message:
+                err += f" ({message[:80]})"
+        return (
+            f"<EventLog {len(self)} events{span} ({counts or 'empty'}){err}; last: {last or '-'}>"
+        )

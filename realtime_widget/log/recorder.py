@@ -106,6 +106,9 @@ class Recorder:
     def __init__(self, conversation: Conversation | None = None, log: EventLog | None = None):
         self.conversation = conversation if conversation is not None else Conversation()
         self.log = log if log is not None else EventLog()
+        self.info: dict[str, Any] = {}
+        """What the session knew of the connection: target, provider, URL without its
+        query, model, start time (saved with a recording; never a key)."""
         # Bound once: the audio paths run up to ~75 times per second of duplex speech.
         self._feed_audio_delta = self.conversation.feed_audio_delta
         self._feed_append = self.conversation.feed_append

@@ -28,6 +28,7 @@ __all__ = [
     "alaw_decode",
     "alaw_encode",
     "as_int16",
+    "audio_player",
     "b64_to_pcm16",
     "bytes_to_ms",
     "load_audio",
@@ -417,3 +418,20 @@ def load_audio(
     else:
         arr = as_int16(source)
     return resample(arr, rate or SAMPLE_RATE, SAMPLE_RATE)
+
+
+def audio_player(samples: npt.ArrayLike, rate: int = SAMPLE_RATE) -> Any:
+    """An ``IPython.display.Audio`` for int16 (or float) samples, played at their level.
+
+    1-D is mono; ``(frames, 2)`` is stereo. Not normalised, so a quiet turn sounds
+    quiet. Raises ValueError for empty audio (the browser's player would fail silently).
+    """
+    from IPython.display import Audio  # only where a notebook displays it
+
+    arr = np.asarray(samples)
+    if arr.size == 0:
+        raise ValueError("there is no audio to play")
+    data = arr.astype(np.float32) / 32768.0 if arr.dtype == np.int16 else arr.astype(np.float32)
+    if data.ndim == 2:
+        data = data.T  # IPython wants (channels, frames)
+    return Audio(data=data, rate=rate, normalize=False)  # type: ignore[no-untyped-call]

@@ -139,16 +139,18 @@ from __future__ import annotations
 import base64
 import binascii
 import math
+import os
 from array import array
 from bisect import bisect_left
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from realtime_widget.protocol.audio import SAMPLE_RATE, Int16Array
+from realtime_widget.protocol.audio import SAMPLE_RATE, Int16Array, audio_player, write_wav
 from realtime_widget.protocol.events import Event, conversation_item_truncate, new_id
 
 from .audio_store import INPUT_TRACK, AudioRef, AudioTrack
@@ -227,6 +229,7 @@ class Item:
     _mark_chars: array[int] = field(default_factory=_marks, repr=False)
     _mark_samples: array[int] = field(default_factory=_marks, repr=False)
     _track: str | None = field(default=None, repr=False)
+    _conversation: Conversation | None = field(default=None, repr=False)
 
     @property
     def text(self) -> str:
@@ -258,6 +261,35 @@ class Item:
     @property
     def unheard_text(self) -> str:
         return self.text[self._heard_chars() :]
+
+    @property
+    def audio(self) -> Int16Array:
+        """The item's audio, int16 24 kHz, read-only: for an assistant item everything
+        generated (even past a truncation), for a user item its slice of the input."""
+        conv = self._conversation
+        if conv is None or self.id not in conv._items:
+            return _EMPTY
+        return conv.item_audio(self.id)
+
+    @property
+    def heard_audio(self) -> Int16Array:
+        """The part of :attr:`audio` the user heard: the first ``truncated_ms`` if truncated."""
+        audio = self.audio
+        ms = self.truncated_ms
+        return audio if ms is None else audio[: ms * _SAMPLES_PER_MS]
+
+    def play(self, *, heard: bool = False) -> Any:
+        """An ``IPython.display.Audio`` of the item's audio (``heard=True``: the heard part)."""
+        samples = self.heard_audio if heard else self.audio
+        if not len(samples):
+            raise ValueError(f"item {self.id} ({self.role or self.type}) has no audio")
+        return audio_player(samples)
+
+    def to_wav(self, path: str | os.PathLike[str], *, heard: bool = False) -> Path:
+        """Write the item's audio (or its heard part) as a 24 kHz PCM16 WAV; return the path."""
+        out = Path(path)
+        write_wav(out, self.heard_audio if heard else self.audio)
+        return out
 
     def _heard_chars(self) -> int:
         text_len = sum(len(p) for p in self._parts)
@@ -748,7 +780,7 @@ class Conversation:
     def _get_or_stub(self, item_id: str, role: str | None, t: float) -> Item:
         item = self._items.get(item_id)
         if item is None:
-            item = Item(id=item_id, role=role, t_added=t)
+            item = Item(id=item_id, role=role, t_added=t, _conversation=self)
             self._items[item_id] = item
         return item
 
@@ -761,7 +793,7 @@ class Conversation:
         item_id: str = raw["id"]
         item = self._items.get(item_id)
         if item is None:
-            item = Item(id=item_id, t_added=t)
+            item = Item(id=item_id, t_added=t, _conversation=self)
             self._items[item_id] = item
         item.raw = raw
         type_ = raw.get("type")

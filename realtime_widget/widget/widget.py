@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import difflib
 import inspect
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from typing import Any
 import anywidget
 import traitlets
 
+from realtime_widget.log.recording import Recording
 from realtime_widget.protocol.config import SETTINGS_KEYS
 from realtime_widget.session import Session
 
@@ -213,6 +215,16 @@ class RealtimeWidget(anywidget.AnyWidget):
         """Close the session, as the Disconnect button does (returns at once)."""
         relay = self._require_relay()
         relay.loop.call_soon_threadsafe(relay.disconnect)
+
+    @property
+    def recording(self) -> Recording:
+        """``session.recording``: events, turns (with the browser's playback times),
+        latencies, usage, audio, timeline and ``save``."""
+        return self.session.recording
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Save the session's recording to one file (``realtime_widget.load`` reads it)."""
+        return self.session.save(path)
 
     @property
     def stats(self) -> dict[str, float]:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import base64
 from typing import Any
 
+import numpy as np
 import pytest
 
 from realtime_widget.log import EventLog, LoggedEvent, Recorder
 from realtime_widget.state import AudioRef
-from tests.fixtures.streams import NAMES, Line, load, replay
+from tests.fixtures.streams import NAMES, Line, first, load, replay
 
 
 def without_audio(event: dict[str, Any]) -> dict[str, Any]:
@@ -311,3 +312,85 @@ def test_compact_event_shares_keys_and_ids() -> None:
     assert a["item"]["id"] is b["item"]["id"]
     assert a["type"] is b["type"]
     assert a["item"]["content"][0]["text"] == "hi"
+
+
+def test_df_columns_match_to_records() -> None:
+    pd = pytest.importorskip("pandas")
+    from realtime_widget.log.event_log import COLUMNS
+
+    for name in GA_STREAMS:
+        rec, _, _ = replay(load(name))
+        df = rec.log.df
+        records = rec.log.to_records()
+        assert tuple(df.columns) == COLUMNS
+        assert list(df.index) == records["index"]
+        for col in ("direction", "type", "event_id", "item_id", "response_id"):
+            assert [None if pd.isna(v) else v for v in df[col]] == records[col], col
+        assert list(df["t_kernel"]) == records["t_kernel"]
+        assert list(df["t"]) == pytest.approx(records["t"])
+        audio = [None if pd.isna(v) else v for v in df["audio_ms"]]
+        assert audio == records["audio_ms"]
+        assert isinstance(df["type"].dtype, pd.CategoricalDtype)
+
+
+def test_df_error_and_previous_item_columns() -> None:
+    lines = load("manual_turns")
+    rec, _, _ = replay(lines)
+    rec.receive(b"{not json", 99.0)
+    df = rec.log.df
+    errors = df[df["error_type"].notna()]
+    error_lines = [line for line in lines if line.type == "error"]
+    assert list(errors["type"]) == ["error"] * len(error_lines) + ["invalid_frame"]
+    first_error = error_lines[0].event["error"]
+    assert errors.iloc[0]["error_code"] == first_error.get("code")
+    assert errors.iloc[0]["error_message"] == first_error["message"]
+    assert errors.iloc[-1]["error_message"]  # the ProtocolError text
+    added = [line for line in lines if line.type == "conversation.item.added"]
+    rows = df[df["type"] == "conversation.item.added"]
+    assert [None if isinstance(v, float) else v for v in rows["previous_item_id"]] == [
+        line.event.get("previous_item_id") for line in added
+    ]
+    assert len(rec.log.where(errors=True)) == len(errors)
+    assert "2 errors, last: invalid_frame (frame is not JSON" in repr(rec.log)
+
+
+def test_df_is_cached_until_new_events() -> None:
+    pytest.importorskip("pandas")
+    rec, _, _ = replay(load("text_turn"))
+    df = rec.log.df
+    assert rec.log.df is df
+    rec.note("widget.mic", 1e9, status="on")
+    df2 = rec.log.df
+    assert df2 is not df
+    assert len(df2) == len(df) + 1
+    assert df2.iloc[-1]["direction"] == "widget"
+
+
+def test_where_filters() -> None:
+    pytest.importorskip("pandas")
+    lines = load("barge_in")
+    rec, _, _ = replay(lines)
+    log = rec.log
+    assert len(log.where(type="response.*")) == sum(
+        line.type.startswith("response.") for line in lines
+    )
+    assert len(log.where(direction="client")) == sum(line.dir == "client" for line in lines)
+    item = first(lines, "conversation.item.truncated").event["item_id"]
+    by_item = log.where(item_id=item)
+    assert len(by_item) == len(log.filter(item_id=item))
+    resp = first(lines, "response.created").event["response"]["id"]
+    assert len(log.where(response_id=resp, type="*delta")) == len(
+        [e for e in log.filter(response_id=resp) if e.type.endswith("delta")]
+    )
+    with pytest.raises(ValueError, match="direction"):
+        log.where(direction="up")  # type: ignore[arg-type]
+
+
+def test_input_timeline_arrays() -> None:
+    lines = load("vad_turn")
+    rec, _, _ = replay(lines)
+    start, length, t = rec.log.input_timeline()
+    appends = [line for line in lines if line.type == "input_audio_buffer.append"]
+    assert list(t) == [line.t for line in appends]
+    assert list(length) == [len(base64.b64decode(line.event["audio"])) // 2 for line in appends]
+    assert list(start) == list(np.cumsum([0, *length[:-1]]))
