@@ -148,11 +148,17 @@ export class Hub {
     }
   }
 
-  /** @param {any} content @param {any[]} [buffers] */
+  /**
+   * Every message is sent `quiet`: the package's Jupyter server extension then does
+   * not forward the kernel's `busy` status for it (docs/comm-protocol.md). Without
+   * that, JupyterLab re-renders its kernel status twice per message, 100 times a
+   * second while the mic streams, and the page's main thread falls behind.
+   * @param {any} content @param {any[]} [buffers]
+   */
   send(content, buffers) {
     if (this.closed) return;
     try {
-      this.model.send(content, undefined, buffers);
+      this.model.send({ ...content, quiet: true }, undefined, buffers);
     } catch (e) {
       console.warn("realtime_widget: send failed", e);
     }

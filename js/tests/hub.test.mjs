@@ -59,7 +59,23 @@ test("a stop with no audio engine is answered at once with item_id null", async 
   m.emit("msg:custom", { type: "stop", stop_id: 3, reason: "speech_started", item_id: "x" }, []);
   await new Promise((r) => setTimeout(r, 0));
   const [r] = m.of("interrupted");
-  assert.deepEqual({ ...r, t: 0 }, { type: "interrupted", item_id: null, played: 0, t: 0, stop_id: 3 });
+  assert.deepEqual({ ...r, t: 0 }, { type: "interrupted", item_id: null, played: 0, t: 0, stop_id: 3, quiet: true });
+  hub.close();
+});
+
+test("every message is sent quiet (no kernel busy status through the server extension)", () => {
+  const m = new FakeModel();
+  const hub = new Hub(m);
+  hub.connected = true;
+  hub._chunk(chunk());
+  hub.sendText("hi");
+  hub.ping(10).catch(() => {});
+  const types = ["hello", "mic", "text", "ping"];
+  for (const ty of types) {
+    const msgs = m.of(ty);
+    assert.ok(msgs.length > 0, ty);
+    for (const msg of msgs) assert.equal(msg.quiet, true, ty);
+  }
   hub.close();
 });
 

@@ -148,6 +148,21 @@ class LoggedEvent:
     payload: Event
 
 
+_OBJECT_COLUMNS = (
+    "event_id", "item_id", "response_id", "previous_item_id",
+    "error_type", "error_code", "error_message",
+)  # fmt: skip
+
+
+def _object_array(values: list[Any]) -> Any:
+    """A 1-D object array of ``values`` (np.array would try to nest sequences)."""
+    import numpy as np
+
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return out
+
+
 def _error_fields(event: Event) -> tuple[str | None, str | None, str | None]:
     """(type, code, message) of an ``error`` event or an ``invalid_frame`` entry."""
     err = event.get("error")
@@ -557,81 +572,85 @@ class EventLog:
         return self._t[-1] - self._t[0] if len(self._t) > 1 else 0.0
 
     def to_records(self) -> dict[str, list[Any]]:
-        """Columns (lists of equal length) for a DataFrame: no payloads, cheap to build.
+        """Columns (lists of equal length): ``index`` then :data:`COLUMNS`; absent values
+        are None (``t_wall`` as epoch seconds). No payloads."""
+        n = len(self._t)
+        cols = self._columns()
+        out: dict[str, list[Any]] = {"index": list(range(n))}
+        names = self._type_names
+        out["direction"] = [_DIRECTIONS[c] for c in self._direction]
+        out["type"] = [names[c] for c in self._type]
+        for key in ("t", "t_kernel", "t_wall"):
+            out[key] = cols[key].tolist()
+        for key in ("t_browser", "audio_ms"):
+            out[key] = [None if math.isnan(v) else v for v in cols[key].tolist()]
+        for key in _OBJECT_COLUMNS:
+            out[key] = cols[key].tolist()
+        return out
 
-        Keys: :data:`COLUMNS`.
+    def _columns(self) -> dict[str, Any]:
+        """Every column but direction/type as numpy arrays, vectorised per storage kind.
+
+        Audio rows (appends, deltas: nearly all events) are filled with array
+        operations on the tables; only the plain dict events (a few per turn) are
+        visited one by one. Object columns hold the log's own (shared) strings.
         """
+        import numpy as np
+
         n = len(self._t)
         mono, wall = self.anchor
-        t = self._t.tolist()
-        names = self._type_names
-        cols = self._id_columns(n)
-        t0 = t[0] if t else 0.0
-        return {
-            "index": list(range(n)),
-            "direction": [_DIRECTIONS[c] for c in self._direction],
-            "type": [names[c] for c in self._type],
-            "t": [x - t0 for x in t],
-            "t_kernel": t,
-            "t_wall": [wall + (x - mono) for x in t],
-            "t_browser": [self._t_browser.get(i) for i in range(n)],
-            **cols,
-        }
+        t = np.frombuffer(self._t, dtype=np.float64, count=n).copy() if n else np.zeros(0)
+        kinds = np.frombuffer(bytes(self._kind), dtype=np.uint8)
+        rows = np.frombuffer(self._row, dtype=np.int32, count=n) if n else np.zeros(0, np.int32)
+        browser = np.full(n, np.nan)
+        for i, tb in self._t_browser.items():
+            browser[i] = tb
+        audio_ms = np.full(n, np.nan)
+        obj = {key: np.full(n, None, dtype=object) for key in _OBJECT_COLUMNS}
 
-    def _id_columns(self, n: int) -> dict[str, list[Any]]:
-        """event_id ... error_message (:data:`COLUMNS`) for every event: one pass, by kind."""
-        event_ids: list[str | None] = [None] * n
-        item_ids: list[str | None] = [None] * n
-        response_ids: list[str | None] = [None] * n
-        previous: list[str | None] = [None] * n
-        audio_ms: list[float | None] = [None] * n
-        err_type: list[str | None] = [None] * n
-        err_code: list[str | None] = [None] * n
-        err_message: list[str | None] = [None] * n
-        kinds, rows = self._kind, self._row
-        d_event_id, d_item_id, d_response_id = (
-            self._d_event_id,
-            self._d_item_id,
-            self._d_response_id,
-        )
-        d_start, d_length = self._d_start, self._d_length
-        a_event_id, a_length = self._a_event_id, self._a_length
+        d_slots = np.flatnonzero(kinds == _DELTA)  # delta row k is the k-th delta slot
+        if len(d_slots):
+            obj["event_id"][d_slots] = _object_array(self._d_event_id)
+            obj["item_id"][d_slots] = _object_array(self._d_item_id)
+            obj["response_id"][d_slots] = _object_array(self._d_response_id)
+            start = np.frombuffer(self._d_start, dtype=np.int64, count=len(d_slots))
+            length = np.frombuffer(self._d_length, dtype=np.int32, count=len(d_slots))
+            has_audio = start >= 0
+            audio_ms[d_slots[has_audio]] = length[has_audio] / 24.0
+        a_slots = np.flatnonzero(kinds == _APPEND)  # likewise for appends
+        if len(a_slots):
+            length = np.frombuffer(self._a_length, dtype=np.int32, count=len(a_slots))
+            audio_ms[a_slots] = length / 24.0
+            event_ids = obj["event_id"]
+            for row, eid in self._a_event_id.items():
+                event_ids[a_slots[row]] = eid
         dicts, dict_audio = self._dicts, self._dict_audio
-        for i in range(n):
-            kind, row = kinds[i], rows[i]
-            if kind == _DELTA:
-                event_ids[i] = d_event_id[row]
-                item_ids[i] = d_item_id[row]
-                response_ids[i] = d_response_id[row]
-                if d_start[row] >= 0:
-                    audio_ms[i] = d_length[row] / 24.0
-            elif kind == _APPEND:
-                event_ids[i] = a_event_id.get(row)
-                audio_ms[i] = a_length[row] / 24.0
-            else:
-                event = dicts[row]
-                eid = event.get("event_id")
-                event_ids[i] = eid if isinstance(eid, str) else None
-                item_ids[i] = _id_of(event, "item_id", "item")
-                response_ids[i] = _id_of(event, "response_id", "response")
-                prev = event.get("previous_item_id")
-                if isinstance(prev, str):
-                    previous[i] = prev
-                ref = dict_audio.get(row)
-                if ref is not None:
-                    audio_ms[i] = ref.length / 24.0
-                etype = event.get("type")
-                if etype in _ERROR_TYPES:
-                    err_type[i], err_code[i], err_message[i] = _error_fields(event)
+        for i in np.flatnonzero(kinds == _DICT).tolist():
+            row = int(rows[i])
+            event = dicts[row]
+            event_id = event.get("event_id")
+            if isinstance(event_id, str):
+                obj["event_id"][i] = event_id
+            obj["item_id"][i] = _id_of(event, "item_id", "item")
+            obj["response_id"][i] = _id_of(event, "response_id", "response")
+            prev = event.get("previous_item_id")
+            if isinstance(prev, str):
+                obj["previous_item_id"][i] = prev
+            ref = dict_audio.get(row)
+            if ref is not None:
+                audio_ms[i] = ref.length / 24.0
+            if event.get("type") in _ERROR_TYPES:
+                etype, code, message = _error_fields(event)
+                obj["error_type"][i] = etype
+                obj["error_code"][i] = code
+                obj["error_message"][i] = message
         return {
-            "event_id": event_ids,
-            "item_id": item_ids,
-            "response_id": response_ids,
-            "previous_item_id": previous,
+            "t": t - t[0] if n else t,
+            "t_kernel": t,
+            "t_wall": wall + (t - mono),
+            "t_browser": browser,
             "audio_ms": audio_ms,
-            "error_type": err_type,
-            "error_code": err_code,
-            "error_message": err_message,
+            **obj,
         }
 
     def to_dataframe(self) -> pd.DataFrame:
@@ -640,38 +659,27 @@ class EventLog:
         import pandas as pd  # optional dependency: imported on first use
 
         n = len(self._t)
-        mono, wall = self.anchor
-        t = np.frombuffer(self._t, dtype=np.float64, count=n).copy() if n else np.zeros(0)
-        browser = np.full(n, np.nan)
-        if self._t_browser:
-            keys = np.fromiter(self._t_browser.keys(), dtype=np.int64, count=len(self._t_browser))
-            vals = np.fromiter(
-                self._t_browser.values(), dtype=np.float64, count=len(self._t_browser)
-            )
-            inside = keys < n
-            browser[keys[inside]] = vals[inside]
+        cols = self._columns()
         direction_codes = np.frombuffer(bytes(self._direction), dtype=np.uint8).astype(np.int8)
         type_codes = np.frombuffer(self._type, dtype=np.uint16, count=n).astype(np.int32)
-        ids = self._id_columns(n)
         columns: dict[str, Any] = {
             "direction": pd.Categorical.from_codes(direction_codes, categories=_DIRECTIONS),
             "type": pd.Categorical.from_codes(type_codes, categories=list(self._type_names)),
-            "t": t - t[0] if n else t,
-            "t_kernel": t,
-            "t_wall": pd.to_datetime(wall + (t - mono), unit="s"),
-            "t_browser": browser,
-            "event_id": ids["event_id"],
-            "item_id": ids["item_id"],
-            "response_id": ids["response_id"],
-            "previous_item_id": ids["previous_item_id"],
-            "audio_ms": np.array(
-                [np.nan if v is None else v for v in ids["audio_ms"]], dtype=np.float64
-            ),
-            "error_type": ids["error_type"],
-            "error_code": ids["error_code"],
-            "error_message": ids["error_message"],
+            "t": cols["t"],
+            "t_kernel": cols["t_kernel"],
+            "t_wall": pd.to_datetime(cols["t_wall"], unit="s"),
+            "t_browser": cols["t_browser"],
         }
-        return pd.DataFrame(columns, index=pd.RangeIndex(n, name="index"))
+        columns["event_id"] = cols["event_id"]
+        # Ids repeat (hundreds of deltas per item) and the error columns are nearly
+        # always empty: as categoricals they cost 1-2 bytes a row instead of a pointer
+        # plus pandas' str copy. `df.item_id == "item_..."` and groupby work the same.
+        for key in ("item_id", "response_id", "previous_item_id"):
+            columns[key] = pd.Categorical(cols[key])
+        columns["audio_ms"] = cols["audio_ms"]
+        for key in ("error_type", "error_code", "error_message"):
+            columns[key] = pd.Categorical(cols[key])
+        return pd.DataFrame(columns, index=pd.RangeIndex(n, name="index"), copy=False)
 
     @property
     def df(self) -> pd.DataFrame:
