@@ -158,12 +158,15 @@ PATCH_ARRIVALS_JS = """() => {
     const h = r.hub;
     if (h.__bench) return;
     h.__bench = true;
-    r.bench = {arrivals: []};
+    r.bench = {arrivals: [], done: 0};
     const orig = h.onCustom.bind(h);
     h.onCustom = (m, b) => {
         if (m && m.type === 'audio' && b && b[0])
             r.bench.arrivals.push([performance.timeOrigin + performance.now(), m.item_id,
                                    m.offset || 0, b[0].byteLength >> 1]);
+        // responses done, from the kernel's event list (rows collapse runs of one type)
+        if (m && m.type === 'events' && Array.isArray(m.events))
+            for (const e of m.events) if (e.type === 'response.done') r.bench.done += 1;
         return orig(m, b);
     };
 }"""
@@ -178,6 +181,239 @@ PINGS_JS = """async (n) => {
     }
     return out;
 }"""
+
+# -- per-hop timestamps (--hops): jupyter_server, kernel shell channel, page websocket --
+
+# A jupyter_server_config.py for the benchmark's own Lab server: wraps the kernel
+# websocket connection's two message paths and stamps every widget `custom` message
+# (and counts iopub `status` messages). Written to $RTW_HOPS_OUT every 0.5 s.
+SERVER_HOPS_PY = r"""
+import json as _j, os as _o, threading as _th, time as _t
+from jupyter_server.services.kernels.connection import channels as _ch
+from jupyter_server.services.kernels.connection.base import deserialize_msg_from_ws_v1 as _de
+_REC = []
+_OUT = _o.environ.get("RTW_HOPS_OUT")
+
+def _custom(header, content):
+    if b'"comm_msg"' not in header:
+        return None
+    d = _j.loads(content).get("data") or {}
+    return d.get("content") if d.get("method") == "custom" else None
+
+def _key(x):
+    ty = x.get("type")
+    if ty == "mic":
+        return ty, x.get("t")
+    if ty == "audio":
+        return ty, [x.get("item_id"), x.get("offset")]
+    if ty in ("ping", "pong"):
+        return ty, x.get("id")
+    if ty == "stop":
+        return ty, x.get("stop_id")
+    return ty, None
+
+_in = _ch.ZMQChannelsWebsocketConnection.handle_incoming_message
+def _hin(self, m):
+    t0 = _t.time()
+    x = None
+    try:
+        _c, ml = _de(m)
+        x = _custom(bytes(ml[0]), bytes(ml[3]))
+    except Exception:
+        pass
+    r = _in(self, m)
+    if x is not None:
+        _REC.append(("in", t0, _t.time()) + _key(x))
+    return r
+_ch.ZMQChannelsWebsocketConnection.handle_incoming_message = _hin
+
+_out = _ch.ZMQChannelsWebsocketConnection.handle_outgoing_message
+def _hout(self, stream, msg_list):
+    t0 = _t.time()
+    x = None
+    status = False
+    try:
+        _i, fed = self.session.feed_identities(msg_list)
+        h = bytes(fed[1])
+        status = b'"status"' in h and b'"msg_type": "status"' in h.replace(b'":"', b'": "')
+        x = _custom(h, bytes(fed[4]))
+    except Exception:
+        pass
+    r = _out(self, stream, msg_list)
+    if x is not None:
+        _REC.append(("out", t0, _t.time()) + _key(x))
+    elif status:
+        _REC.append(("status", t0, _t.time(), None, None))
+    return r
+_ch.ZMQChannelsWebsocketConnection.handle_outgoing_message = _hout
+
+def _dump():
+    while _OUT:
+        _t.sleep(0.5)
+        tmp = _OUT + ".tmp"
+        with open(tmp, "w") as f:
+            _j.dump(_REC, f)
+        _o.replace(tmp, _OUT)
+_th.Thread(target=_dump, daemon=True).start()
+"""
+
+# Kernel side: when the shell channel thread routed each comm message (ipykernel 7
+# asks the comm which subshell gets it: `Comm._reply_subshell_for`), and when
+# ipykernel's comm_msg handler started on its (sub)shell thread.
+KERNEL_HOPS = r"""
+import time as _hkt
+BENCH_HOPS = []   # (stage, wall s, type, key)
+def _h_key(d):
+    c = (d or {}).get("content") or {}
+    ty = c.get("type")
+    return ty, (c.get("t") if ty == "mic" else c.get("id") if ty == "ping" else None)
+_h_route = w.comm._reply_subshell_for
+def _h_r(data, default, _o=_h_route):
+    BENCH_HOPS.append(("route", _hkt.time()) + _h_key(data))
+    return _o(data, default)
+w.comm._reply_subshell_for = _h_r
+_h_k = w.comm.kernel
+_h_orig = _h_k.shell_handlers["comm_msg"]
+def _h_cm(stream, ident, msg, _o=_h_orig):
+    BENCH_HOPS.append(("dispatch", _hkt.time()) + _h_key(msg["content"].get("data")))
+    return _o(stream, ident, msg)
+_h_k.shell_handlers["comm_msg"] = _h_cm
+"""
+
+# Page side: stamps on the kernel websocket itself (send returns; onmessage starts),
+# the hub's mic chunk hand-off, and main-thread stalls (a 4 ms interval timer's lateness).
+PAGE_HOPS_JS = """() => {
+    const r = (globalThis.__realtimeWidgets || []).at(-1);
+    const k = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;
+    const ws = k._ws;
+    const H = r.hops = {chunk: [], wsin: [], status: 0, stalls: [], longtasks: []};
+    const now = () => performance.timeOrigin + performance.now();
+    const dec = new TextDecoder();
+    const origOnMsg = ws.onmessage;
+    ws.onmessage = function (ev) {
+        const t = now();
+        try {
+            if (ev.data instanceof ArrayBuffer) {
+                const dv = new DataView(ev.data);
+                const n = Number(dv.getBigUint64(0, true));
+                const off = [];
+                for (let i = 0; i < n; i++) off.push(Number(dv.getBigUint64(8 * (i + 1), true)));
+                const part = (i) => dec.decode(new Uint8Array(ev.data, off[i], off[i + 1] - off[i]));
+                const header = part(1);
+                if (header.includes('"comm_msg"')) {
+                    const c = JSON.parse(part(4)).data;
+                    const x = c && c.method === 'custom' ? c.content : null;
+                    if (x) H.wsin.push([t, x.type, x.type === 'audio' ? [x.item_id, x.offset] :
+                                        x.type === 'pong' ? x.id : x.stop_id ?? null]);
+                } else if (header.includes('"status"')) H.status += 1;
+            }
+        } catch (e) { H.err = String(e); }
+        return origOnMsg.call(this, ev);
+    };
+    const hub = r.hub;
+    const origChunk = hub._chunk.bind(hub);
+    hub._chunk = (c) => {
+        const t0 = now();
+        origChunk(c);
+        H.chunk.push([c.t, t0, now()]);
+    };
+    let last = performance.now();
+    setInterval(() => {
+        const p = performance.now();
+        if (p - last > 12) H.stalls.push([performance.timeOrigin + last, p - last]);
+        last = p;
+    }, 4);
+    try {
+        new PerformanceObserver((l) => { for (const e of l.getEntries())
+            H.longtasks.push([performance.timeOrigin + e.startTime, e.duration]); })
+            .observe({entryTypes: ['longtask']});
+    } catch (e) {}
+}"""
+
+
+def hops_report(
+    server: list[Any], kernel: list[Any], page: dict[str, Any], data: dict[str, Any]
+) -> dict[str, Any]:
+    """Per-hop latency (ms) of the mic and the audio path from the four sets of stamps."""
+    srv_in = {x[4]: x for x in server if x[0] == "in" and x[3] == "mic"}
+    route = {x[3]: x[1] * 1000 for x in kernel if x[0] == "route" and x[2] == "mic"}
+    disp = {x[3]: x[1] * 1000 for x in kernel if x[0] == "dispatch" and x[2] == "mic"}
+    handler = {tb: t * 1000 for t, tb, _th in data["mic_arrival"] if tb}
+    append = {tb: t * 1000 for t, tb in data["appends"] if tb}
+    recv = data["recv"]
+    appends = data["appends"]
+    at_server = {appends[i][1]: recv[i] * 1000 for i in range(min(len(recv), len(appends)))}
+    hops: dict[str, list[float]] = {
+        k: []
+        for k in (
+            "mic: capture t -> hub receives chunk (worklet -> main thread)",
+            "mic: hub -> ws.send returned (model.send)",
+            "mic: ws.send -> jupyter_server handler",
+            "mic: jupyter_server -> kernel shell channel thread",
+            "mic: shell channel thread -> comm_msg handler",
+            "mic: comm_msg handler -> relay (submit)",
+            "mic: relay -> append sent (session loop)",
+            "mic: append sent -> local server",
+        )
+    }
+    names = list(hops)
+    for tb, t_hub, t_sent in page["chunk"]:
+        chain = [
+            tb,
+            t_hub,
+            t_sent,
+            srv_in[tb][1] * 1000 if tb in srv_in else None,
+            route.get(tb),
+            disp.get(tb),
+            handler.get(tb),
+            append.get(tb),
+            at_server.get(tb),
+        ]
+        for i, name in enumerate(names):
+            a, b = chain[i], chain[i + 1]
+            if a is not None and b is not None:
+                hops[name].append(b - a)
+    send = {(item, int(off)): t * 1000 for t, item, off in data["audio_send"]}
+    srv_out = {
+        (x[4][0], int(x[4][1] or 0)): (x[1] * 1000, x[2] * 1000)
+        for x in server
+        if x[0] == "out" and x[3] == "audio"
+    }
+    wsin = {(x[2][0], int(x[2][1] or 0)): x[0] for x in page["wsin"] if x[1] == "audio"}
+    hub = {(item, int(off)): t for t, item, off, _n in page["arrivals"]}
+    a_names = (
+        "audio: widget.send -> jupyter_server iopub handler",
+        "audio: jupyter_server handler -> write_message returned",
+        "audio: write_message -> page ws.onmessage",
+        "audio: ws.onmessage -> hub.onCustom (JupyterLab + widget manager)",
+    )
+    for n in a_names:
+        hops[n] = []
+    for key, t_send in send.items():
+        if key not in srv_out:
+            continue
+        chain = [t_send, srv_out[key][0], srv_out[key][1], wsin.get(key), hub.get(key)]
+        for i, name in enumerate(a_names):
+            a, b = chain[i], chain[i + 1]
+            if a is not None and b is not None:
+                hops[name].append(b - a)
+    n_status = sum(1 for x in server if x[0] == "status")
+    n_custom = sum(1 for x in server if x[0] in ("in", "out"))
+    stalls = page.get("stalls", [])
+    out: dict[str, Any] = {k: summary(v) for k, v in hops.items()}
+    out["iopub status msgs (server) / custom msgs"] = [n_status, n_custom]
+    out["page: status msgs received"] = page.get("status")
+    out["page: main-thread stalls > 12 ms (count, total ms, max)"] = [
+        len(stalls),
+        round(sum(s[1] for s in stalls), 1),
+        round(max((s[1] for s in stalls), default=0.0), 1),
+    ]
+    out["page: long tasks (count, total ms)"] = [
+        len(page.get("longtasks", [])),
+        round(sum(x[1] for x in page.get("longtasks", [])), 1),
+    ]
+    return out
+
 
 # -- the direct baseline page ---------------------------------------------------------
 
@@ -384,19 +620,29 @@ def run_jupyter(
     pings: int,
     chunk_ms: int = 20,
     subshells: str | None = None,
+    hops: bool = False,
 ) -> dict[str, Any]:
     server = ServerProcess().__enter__()
+    hops_file = Path(tempfile.mkdtemp(prefix="rtw-hops-")) / "server.json"
+    if hops:
+        os.environ["RTW_HOPS_OUT"] = str(hops_file)
     settings = (
         {"@jupyterlab/apputils-extension:kernels-settings": {"commsOverSubshells": subshells}}
         if subshells
         else None
     )
-    lab = harness.JupyterServer(server_extension=extension, lab_settings=settings).start()
+    lab = harness.JupyterServer(
+        server_extension=extension,
+        lab_settings=settings,
+        config_py=SERVER_HOPS_PY if hops else None,
+    ).start()
+    os.environ.pop("RTW_HOPS_OUT", None)
     try:
         browser = harness.Browser(pw, lab, wav=mic)
         try:
             cell = setup_cell(
-                server_url=server.url, extra=KERNEL_TAPS + f"\nw.chunk_ms = {chunk_ms}\n"
+                server_url=server.url,
+                extra=KERNEL_TAPS + (KERNEL_HOPS if hops else "") + f"\nw.chunk_ms = {chunk_ms}\n",
             )
             nb = browser.open_notebook([cell], "bench.ipynb")
             nb.run_all()
@@ -408,6 +654,13 @@ def run_jupyter(
             nb.wait_kernel("session.status == 'connected' and w.mic_status == 'on'", timeout=60)
             nb.wait_js("() => (globalThis.__realtimeWidgets || []).length > 0")
             nb.evaluate(PATCH_ARRIVALS_JS)
+            if hops:
+                nb.evaluate(PAGE_HOPS_JS)
+            if os.environ.get("EXP_NOBUSY"):  # EXPERIMENT
+                nb.evaluate("""() => { const k = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;
+                    const o = k._updateStatus.bind(k); k._updateStatus = (s) => { if (s !== 'busy') o(s); }; }""")
+            if os.environ.get("EXP_NOUI"):  # EXPERIMENT
+                nb.evaluate("() => { for (const e of document.querySelectorAll('.rtw-root')) e.style.display = 'none'; }")
             t_end = time.time() + seconds
             n_turns = 0
             while time.time() < t_end:
@@ -417,7 +670,13 @@ def run_jupyter(
                     "'text': 'Hi'}]}}); session.send({'type': 'response.create'})"
                 )
                 n_turns += 1
-                nb.wait_kernel(f"_rtw_done({n_turns})", timeout=30, interval=0.1)
+                # wait in the page: polling the kernel (an execute_request every 100 ms)
+                # would load the kernel, the server and JupyterLab while we measure
+                nb.wait_js(
+                    "(n) => globalThis.__realtimeWidgets.at(-1).bench.done >= n",
+                    n_turns,
+                    timeout=30,
+                )
                 time.sleep(0.3)
             time.sleep(1.5)
             rtt_streaming = nb.evaluate(PINGS_JS, pings)
@@ -437,6 +696,12 @@ def run_jupyter(
             )
             arrivals = nb.evaluate("() => globalThis.__realtimeWidgets.at(-1).bench.arrivals")
             under = nb.evaluate("() => globalThis.__realtimeWidgets.at(-1).counters.underruns")
+            if hops:
+                page_hops = nb.evaluate("() => globalThis.__realtimeWidgets.at(-1).hops")
+                page_hops["arrivals"] = arrivals
+                kernel_hops = nb.kernel_json("BENCH_HOPS", timeout=120)
+                time.sleep(1.0)
+                server_hops = json.loads(hops_file.read_text())
         finally:
             browser.close()
         loaded = lab.realtime_extension_loaded()
@@ -476,7 +741,11 @@ def run_jupyter(
     send_to_browser = [
         t - send_t[(item, int(off))] for t, item, off, _n in arrivals if (item, int(off)) in send_t
     ]
+    hop_figures = (
+        hops_report(server_hops, kernel_hops, page_hops, data) if hops else None
+    )
     return {
+        "hops": hop_figures,
         "extension_requested": extension,
         "extension_loaded": loaded,
         "turns": n_turns,
@@ -682,6 +951,11 @@ def main() -> None:
         choices=("disabled", "perComm", "perCommTarget"),
         help="JupyterLab setting (default: JupyterLab's, perCommTarget)",
     )
+    ap.add_argument(
+        "--hops",
+        action="store_true",
+        help="timestamp every hop (page websocket, jupyter_server, kernel shell channel)",
+    )
     ap.add_argument("--json", type=Path, help="also write the figures here")
     args = ap.parse_args()
     reason = harness.missing_prerequisites() or audio.tools_missing()
@@ -709,13 +983,16 @@ def main() -> None:
                 pings=args.pings,
                 chunk_ms=args.chunk_ms,
                 subshells=args.comms_over_subshells,
+                hops=args.hops,
             )
         print(
             f"Lab+ext, chunk_ms={args.chunk_ms}, commsOverSubshells="
             f"{args.comms_over_subshells or 'default'}, load {os.getloadavg()}"
         )
         for k, v in r.items():
-            print(f"  {k:32s} {fmt(v) if isinstance(v, dict) and 'p50' in v else v}")
+            if k != "hops":
+                print(f"  {k:32s} {fmt(v) if isinstance(v, dict) and 'p50' in v else v}")
+        print_hops(r["hops"])
         return
     with harness.playwright_sync() as pw:
         print("== direct baseline (browser <-> local server WebSocket)", flush=True)
@@ -744,6 +1021,14 @@ def main() -> None:
     report(out)
     if args.json:
         args.json.write_text(json.dumps(out, indent=1))
+
+
+def print_hops(h: dict[str, Any] | None) -> None:
+    if not h:
+        return
+    print("  per hop:")
+    for k, v in h.items():
+        print(f"    {k:66s} {fmt(v) if isinstance(v, dict) and 'p50' in v else v}")
 
 
 def report(o: dict[str, Any]) -> None:

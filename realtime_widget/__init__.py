@@ -20,6 +20,8 @@ from .errors import (
 
 if TYPE_CHECKING:
     from .connection import Endpoint
+    from .log.archive import load
+    from .replay import replay
     from .server import LocalServer
     from .session import Session
     from .widget import RealtimeWidget, talk
@@ -37,6 +39,8 @@ __all__ = [
     "ServerError",
     "Session",
     "__version__",
+    "load",
+    "replay",
     "talk",
 ]
 
@@ -49,6 +53,14 @@ def __getattr__(name: str) -> Any:
         from .session import Session
 
         return Session
+    if name == "load":
+        from .log.archive import load
+
+        return load
+    if name == "replay":
+        from .replay import replay
+
+        return replay
     if name == "Endpoint":
         from .connection import Endpoint
 

@@ -73,6 +73,8 @@ class JupyterServer:
     ``lab_settings``: JupyterLab user settings, ``{"plugin:id": {key: value}}`` (e.g.
     ``{"@jupyterlab/apputils-extension:kernels-settings": {"commsOverSubshells":
     "disabled"}}``).
+    ``config_py``: the text of a ``jupyter_server_config.py`` for the private config
+    dir (benchmarks use it to timestamp jupyter_server's kernel websocket hops).
     """
 
     def __init__(
@@ -82,12 +84,14 @@ class JupyterServer:
         server_extension: bool | None = None,
         workdir: Path | None = None,
         lab_settings: dict[str, dict[str, Any]] | None = None,
+        config_py: str | None = None,
     ) -> None:
         if app not in ("lab", "notebook"):
             raise ValueError(app)
         self.app = app
         self.server_extension = server_extension
         self.lab_settings = dict(lab_settings or {})
+        self.config_py = config_py
         self._own_workdir = workdir is None
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix=f"rtw-{app}-"))
         self.root = self.workdir / "nb"
@@ -108,6 +112,8 @@ class JupyterServer:
                 REALTIME_EXTENSION: bool(self.server_extension)
             }
         (self.workdir / "config" / "jupyter_server_config.json").write_text(json.dumps(config))
+        if self.config_py is not None:
+            (self.workdir / "config" / "jupyter_server_config.py").write_text(self.config_py)
         # no "get notified about Jupyter news?" toast, no news/update fetches
         settings = {
             "@jupyterlab/apputils-extension:notification": {

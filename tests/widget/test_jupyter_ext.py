@@ -93,20 +93,118 @@ def test_changed_internals_log_one_warning_and_change_nothing(
 
     assert jupyter_ext.patch_kernel_websocket(NoOpen) is not None
     monkeypatch.setattr(jupyter_ext, "_HANDLER_CLASS", "NoSuchHandler")
+    monkeypatch.setattr(jupyter_ext, "_CONNECTION_CLASS", "NoSuchConnection")
     app = FakeApp()
     jupyter_ext._load_jupyter_server_extension(app)
-    assert [level for level, _ in app.log.lines] == ["warning"]
+    assert [level for level, _ in app.log.lines] == ["warning", "warning"]
     assert "NoSuchHandler" in app.log.lines[0][1]
+    assert "NoSuchConnection" in app.log.lines[1][1]
 
 
 def test_the_real_handler_is_patched(monkeypatch: pytest.MonkeyPatch) -> None:
     from jupyter_server.services.kernels.websocket import KernelWebsocketHandler
 
+    from jupyter_server.services.kernels.connection.channels import (
+        ZMQChannelsWebsocketConnection as Conn,
+    )
+
     monkeypatch.setattr(KernelWebsocketHandler, "open", KernelWebsocketHandler.open)
+    monkeypatch.setattr(Conn, "handle_incoming_message", Conn.handle_incoming_message)
+    monkeypatch.setattr(Conn, "handle_outgoing_message", Conn.handle_outgoing_message)
     app = FakeApp()
     jupyter_ext._load_jupyter_server_extension(app)
     assert getattr(KernelWebsocketHandler.open, jupyter_ext.PATCHED_FLAG, False)
-    assert app.log.lines == [("info", "realtime_widget: TCP_NODELAY enabled on kernel websockets")]
+    assert getattr(Conn.handle_incoming_message, jupyter_ext.QUIET_FLAG, False)
+    assert getattr(Conn.handle_outgoing_message, jupyter_ext.QUIET_FLAG, False)
+    assert app.log.lines == [
+        ("info", "realtime_widget: TCP_NODELAY enabled on kernel websockets"),
+        ("info", "realtime_widget: no kernel busy status for quiet widget messages"),
+    ]
+
+
+# -- quiet messages: no kernel busy status forwarded for them -------------------------------
+
+
+def _browser_comm_msg(session: Any, content: dict[str, Any], buffers: list[bytes]) -> Any:
+    """A comm_msg as JupyterLab sends it (v1 websocket protocol, JSON.stringify spacing)."""
+    from jupyter_server.services.kernels.connection.base import serialize_msg_to_ws_v1
+
+    msg = session.msg(
+        "comm_msg", {"comm_id": "c1", "data": {"method": "custom", "content": content}}
+    )
+    parts = [
+        json.dumps(msg[k], separators=(",", ":"), default=str).encode()
+        for k in ("header", "parent_header", "metadata", "content")
+    ]
+    return msg, serialize_msg_to_ws_v1([*parts, *buffers], "shell")
+
+
+def _kernel_status(session: Any, state: str, parent: dict[str, Any]) -> list[bytes]:
+    """An iopub status message as the kernel sends it (ZMQ frames)."""
+    msg = session.msg("status", {"execution_state": state}, parent=parent)
+    return [b"kernel.k1.status", *session.serialize(msg)]
+
+
+class FakeConnection:
+    def __init__(self, session: Any) -> None:
+        self.session = session
+        self.incoming: list[Any] = []
+        self.outgoing: list[Any] = []
+
+    def handle_incoming_message(self, msg: Any) -> None:
+        self.incoming.append(msg)
+
+    def handle_outgoing_message(self, stream: str, msg_list: list[Any]) -> None:
+        self.outgoing.append(msg_list)
+
+
+def test_quiet_messages_lose_their_busy_status_only() -> None:
+    from jupyter_client.session import Session
+
+    class Conn(FakeConnection):
+        pass
+
+    assert jupyter_ext.patch_quiet_status(Conn) is None
+    assert jupyter_ext.patch_quiet_status(Conn) is None  # idempotent
+    session = Session(key=b"secret")
+    conn = Conn(session)
+    pcm = bytes(range(256)) * 4
+    quiet, ws_quiet = _browser_comm_msg(session, {"type": "mic", "seq": 0, "quiet": True}, [pcm])
+    loud, ws_loud = _browser_comm_msg(session, {"type": "mic", "seq": 1}, [pcm])
+    assert jupyter_ext.quiet_msg_id(ws_quiet) == quiet["header"]["msg_id"]
+    assert jupyter_ext.quiet_msg_id(ws_loud) is None
+    conn.handle_incoming_message(ws_quiet)
+    conn.handle_incoming_message(ws_loud)
+    assert conn.incoming == [ws_quiet, ws_loud]  # both reach the kernel unchanged
+    for m in (quiet, loud):
+        for state in ("busy", "idle"):
+            conn.handle_outgoing_message("iopub", _kernel_status(session, state, m))
+    states = [
+        (session.deserialize(session.feed_identities(f)[1])["parent_header"]["msg_id"],
+         session.deserialize(session.feed_identities(f)[1])["content"]["execution_state"])
+        for f in conn.outgoing
+    ]  # fmt: skip
+    assert states == [
+        (quiet["header"]["msg_id"], "idle"),
+        (loud["header"]["msg_id"], "busy"),
+        (loud["header"]["msg_id"], "idle"),
+    ]
+    # the idle forgot the quiet message: nothing is kept per message
+    assert not conn.__dict__[jupyter_ext._QUIET_IDS]
+
+
+def test_quiet_marker_outside_a_custom_comm_msg_changes_nothing() -> None:
+    from jupyter_client.session import Session
+
+    session = Session(key=b"")
+    # the marker in a buffer (PCM bytes), not in the content
+    _m, ws = _browser_comm_msg(session, {"type": "mic"}, [b'xx"quiet":true'])
+    assert jupyter_ext.quiet_msg_id(ws) is None
+    # quiet must be exactly true
+    _m, ws = _browser_comm_msg(session, {"type": "mic", "quiet": 1}, [])
+    assert jupyter_ext.quiet_msg_id(ws) is None
+    assert jupyter_ext.quiet_msg_id("text frame") is None
+    assert jupyter_ext.quiet_msg_id(b"garbage") is None
 
 
 def test_config_file_is_shipped_and_installed() -> None:
