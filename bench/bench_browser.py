@@ -298,7 +298,8 @@ PAGE_HOPS_JS = """() => {
                 const n = Number(dv.getBigUint64(0, true));
                 const off = [];
                 for (let i = 0; i < n; i++) off.push(Number(dv.getBigUint64(8 * (i + 1), true)));
-                const part = (i) => dec.decode(new Uint8Array(ev.data, off[i], off[i + 1] - off[i]));
+                const part = (i) =>
+                    dec.decode(new Uint8Array(ev.data, off[i], off[i + 1] - off[i]));
                 const header = part(1);
                 if (header.includes('"comm_msg"')) {
                     const c = JSON.parse(part(4)).data;
@@ -656,11 +657,6 @@ def run_jupyter(
             nb.evaluate(PATCH_ARRIVALS_JS)
             if hops:
                 nb.evaluate(PAGE_HOPS_JS)
-            if os.environ.get("EXP_NOBUSY"):  # EXPERIMENT
-                nb.evaluate("""() => { const k = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;
-                    const o = k._updateStatus.bind(k); k._updateStatus = (s) => { if (s !== 'busy') o(s); }; }""")
-            if os.environ.get("EXP_NOUI"):  # EXPERIMENT
-                nb.evaluate("() => { for (const e of document.querySelectorAll('.rtw-root')) e.style.display = 'none'; }")
             t_end = time.time() + seconds
             n_turns = 0
             while time.time() < t_end:
@@ -741,9 +737,7 @@ def run_jupyter(
     send_to_browser = [
         t - send_t[(item, int(off))] for t, item, off, _n in arrivals if (item, int(off)) in send_t
     ]
-    hop_figures = (
-        hops_report(server_hops, kernel_hops, page_hops, data) if hops else None
-    )
+    hop_figures = hops_report(server_hops, kernel_hops, page_hops, data) if hops else None
     return {
         "hops": hop_figures,
         "extension_requested": extension,

@@ -102,11 +102,10 @@ def test_changed_internals_log_one_warning_and_change_nothing(
 
 
 def test_the_real_handler_is_patched(monkeypatch: pytest.MonkeyPatch) -> None:
-    from jupyter_server.services.kernels.websocket import KernelWebsocketHandler
-
     from jupyter_server.services.kernels.connection.channels import (
         ZMQChannelsWebsocketConnection as Conn,
     )
+    from jupyter_server.services.kernels.websocket import KernelWebsocketHandler
 
     monkeypatch.setattr(KernelWebsocketHandler, "open", KernelWebsocketHandler.open)
     monkeypatch.setattr(Conn, "handle_incoming_message", Conn.handle_incoming_message)
@@ -179,11 +178,8 @@ def test_quiet_messages_lose_their_busy_status_only() -> None:
     for m in (quiet, loud):
         for state in ("busy", "idle"):
             conn.handle_outgoing_message("iopub", _kernel_status(session, state, m))
-    states = [
-        (session.deserialize(session.feed_identities(f)[1])["parent_header"]["msg_id"],
-         session.deserialize(session.feed_identities(f)[1])["content"]["execution_state"])
-        for f in conn.outgoing
-    ]  # fmt: skip
+    msgs = [session.deserialize(session.feed_identities(f)[1]) for f in conn.outgoing]
+    states = [(m["parent_header"]["msg_id"], m["content"]["execution_state"]) for m in msgs]
     assert states == [
         (quiet["header"]["msg_id"], "idle"),
         (loud["header"]["msg_id"], "busy"),
@@ -314,3 +310,41 @@ def test_real_server_sets_nodelay_on_kernel_websockets(tmp_path: Path) -> None:
     with jupyter_server(tmp_path, enable=False) as base:
         values = _nodelay_of_a_kernel_websocket(base)
     assert values and all(v == 0 for v in values), values
+
+
+@pytest.mark.timeout(240)
+def test_real_server_forwards_no_busy_status_for_quiet_messages(tmp_path: Path) -> None:
+    """A real kernel behind a real jupyter_server: the kernel publishes busy and idle
+    around both comm messages; the browser side sees no busy for the quiet one."""
+    from jupyter_client.session import Session
+    from jupyter_server.services.kernels.connection.base import deserialize_msg_from_ws_v1
+    from websockets.sync.client import connect
+
+    with jupyter_server(tmp_path, enable=None) as base:
+        req = urllib.request.Request(base + "/api/kernels", data=b"{}", method="POST",
+                                     headers={"Content-Type": "application/json"})  # fmt: skip
+        with urllib.request.urlopen(req, timeout=60) as r:
+            kernel_id = json.load(r)["id"]
+        url = base.replace("http", "ws") + f"/api/kernels/{kernel_id}/channels?session_id=t2"
+        session = Session(key=b"", session="t2")
+        seen: dict[str, list[str]] = {}
+        with connect(url, open_timeout=60, subprotocols=["v1.kernel.websocket.jupyter.org"]) as ws:  # type: ignore[list-item]
+            quiet, ws_quiet = _browser_comm_msg(session, {"type": "ping", "quiet": True}, [])
+            loud, ws_loud = _browser_comm_msg(session, {"type": "ping"}, [])
+            ids = {quiet["header"]["msg_id"]: "quiet", loud["header"]["msg_id"]: "loud"}
+            ws.send(ws_quiet)
+            ws.send(ws_loud)
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and sum("idle" in v for v in seen.values()) < 2:
+                frame = ws.recv(timeout=60)
+                assert isinstance(frame, bytes)
+                channel, parts = deserialize_msg_from_ws_v1(frame)
+                header, parent = json.loads(parts[0]), json.loads(parts[1])
+                if channel == "iopub" and header["msg_type"] == "status":
+                    who = ids.get(parent.get("msg_id"))
+                    if who:
+                        seen.setdefault(who, []).append(json.loads(parts[3])["execution_state"])
+        req = urllib.request.Request(base + f"/api/kernels/{kernel_id}", method="DELETE")
+        with contextlib.suppress(OSError):
+            urllib.request.urlopen(req, timeout=30).close()
+    assert seen == {"quiet": ["idle"], "loud": ["busy", "idle"]}, seen
