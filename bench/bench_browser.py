@@ -332,6 +332,56 @@ PAGE_HOPS_JS = """() => {
 }"""
 
 
+def _proc_table() -> dict[int, tuple[int, str, float]]:
+    """pid -> (ppid, cmdline, cpu seconds used so far) for every process."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out: dict[int, tuple[int, str, float]] = {}
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            stat = (d / "stat").read_text()
+            cmd = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        out[int(d.name)] = (int(fields[1]), cmd, (int(fields[11]) + int(fields[12])) / tick)
+    return out
+
+
+def _cpu_groups(roots: dict[str, int]) -> dict[str, float]:
+    """CPU seconds used so far by each named process tree; Chromium split by --type."""
+    table = _proc_table()
+    children: dict[int, list[int]] = {}
+    for pid, (ppid, _c, _t) in table.items():
+        children.setdefault(ppid, []).append(pid)
+    groups: dict[str, float] = {}
+    seen: set[int] = set()  # a process counts once: for the first root that holds it
+    for name, root in roots.items():
+        stack = [root]
+        while stack:
+            pid = stack.pop()
+            if pid not in table or pid in seen:
+                continue
+            seen.add(pid)
+            _pp, cmd, t = table[pid]
+            key = name
+            if name == "chromium":
+                kind = next((a[7:] for a in cmd.split() if a.startswith("--type=")), "browser")
+                util = next((a for a in cmd.split() if a.startswith("--utility-sub-type=")), "")
+                key = f"chromium {kind}" + (" (audio)" if "audio" in util else "")
+            groups[key] = groups.get(key, 0.0) + t
+            stack.extend(children.get(pid, []))
+    return groups
+
+
+def _chromium_root(profile: Path) -> int:
+    for pid, (_pp, cmd, _t) in _proc_table().items():
+        if str(profile) in cmd and "--type=" not in cmd:
+            return pid
+    return -1
+
+
 def hops_report(
     server: list[Any], kernel: list[Any], page: dict[str, Any], data: dict[str, Any]
 ) -> dict[str, Any]:
@@ -657,6 +707,14 @@ def run_jupyter(
             nb.evaluate(PATCH_ARRIVALS_JS)
             if hops:
                 nb.evaluate(PAGE_HOPS_JS)
+            roots = {
+                "kernel": nb.kernel_pid or -1,
+                "jupyter server": lab.proc.pid if lab.proc else -1,
+                "local server": server.proc.pid,
+                "chromium": _chromium_root(browser.profile),
+                "bench (playwright)": os.getpid(),
+            }
+            cpu0, t_cpu0 = _cpu_groups(roots), time.monotonic()
             t_end = time.time() + seconds
             n_turns = 0
             while time.time() < t_end:
@@ -674,6 +732,11 @@ def run_jupyter(
                     timeout=30,
                 )
                 time.sleep(0.3)
+            cpu1, t_cpu1 = _cpu_groups(roots), time.monotonic()
+            cpu_share = {
+                k: round(100 * (v - cpu0.get(k, 0.0)) / (t_cpu1 - t_cpu0), 1)
+                for k, v in sorted(cpu1.items())
+            }
             time.sleep(1.5)
             rtt_streaming = nb.evaluate(PINGS_JS, pings)
             nb.kernel_exec("w.muted = True")
@@ -740,6 +803,7 @@ def run_jupyter(
     hop_figures = hops_report(server_hops, kernel_hops, page_hops, data) if hops else None
     return {
         "hops": hop_figures,
+        "cpu_percent_while_streaming": cpu_share,
         "extension_requested": extension,
         "extension_loaded": loaded,
         "turns": n_turns,

@@ -6,13 +6,16 @@ generate audio much faster than real time: one delta per 20-40 ms of audio
 can mean hundreds of messages in a fraction of a second
 (reference/browser-and-kernel-probe.md §1). So:
 
-* a delta goes out at once when the previous ``audio`` message left at least
-  ``min_interval`` (10 ms) ago: a paced server (one delta per 40 ms) is
-  forwarded without added latency, and the first delta of a reply is prompt;
-* otherwise it is appended to that item's pending buffer (deltas of one item
-  are contiguous) and :meth:`AudioCoalescer.poll` sends one pending item per
-  ``min_interval``: at most 100 messages per second whatever the server does,
-  and a 10 s burst in 50 ms becomes a handful of large messages.
+* a token bucket: up to ``burst`` (4) messages go out at once, then one per
+  ``min_interval`` (1/96 s); at most 4 + 96 = 100 messages in any second
+  whatever the server does. A paced server (one delta per 40 ms) is forwarded
+  without added latency, and so are the first deltas of a reply, which servers
+  send ahead of real time (the local server: 80 ms ahead; waiting 10 ms to
+  coalesce them delayed the player's start threshold by as much);
+* a delta with no token left is appended to that item's pending buffer (deltas
+  of one item are contiguous) and :meth:`AudioCoalescer.poll` sends one
+  pending item per token: a 10 s burst in 50 ms becomes a handful of large
+  messages.
 
 ``offset`` is the sample index of a message's first sample within its item.
 Deltas of a stopped item (barge-in) and of a cancelled response are dropped.
@@ -61,11 +64,14 @@ class _Pending:
 
 
 class AudioCoalescer:
-    """Coalesce audio deltas into at most ``1 / min_interval`` messages per second."""
+    """Coalesce audio deltas into at most ``burst + 1 / min_interval`` messages in any
+    second (defaults: 4 + 96 = 100)."""
 
-    def __init__(self, min_interval: float = 0.010) -> None:
+    def __init__(self, min_interval: float = 1 / 96, burst: int = 4) -> None:
         self.min_interval = min_interval
-        self.last_send = float("-inf")
+        self.burst = max(1, int(burst))
+        self._tokens = float(self.burst)
+        self._refilled: float | None = None  # when _tokens was last brought up to date
         self.messages = 0
         self.samples_sent = 0
         self.samples_dropped = 0
@@ -124,12 +130,22 @@ class AudioCoalescer:
 
     # -- output ------------------------------------------------------------------------
 
+    def _refill(self, now: float) -> None:
+        if self._refilled is not None and now > self._refilled:
+            gained = (now - self._refilled) / self.min_interval
+            self._tokens = min(float(self.burst), self._tokens + gained)
+        if self._refilled is None or now > self._refilled:
+            self._refilled = now
+
     def poll(self, now: float) -> list[AudioMessage]:
-        """The oldest pending item's audio, if ``min_interval`` has passed since the last send."""
-        if not self._pending or now - self.last_send < self.min_interval - _EPS:
+        """The oldest pending item's audio, if a token is left (see the module doc)."""
+        if not self._pending:
             return []
+        self._refill(now)
+        if self._tokens < 1.0 - _EPS:
+            return []
+        self._tokens = max(0.0, self._tokens - 1.0)
         item_id, pending = self._pending.popitem(last=False)
-        self.last_send = now
         msg = AudioMessage(item_id, pending.response_id, pending.offset, bytes(pending.data))
         self.messages += 1
         self.samples_sent += msg.samples
@@ -139,7 +155,9 @@ class AudioCoalescer:
         """When :meth:`poll` may send again (None when nothing is pending)."""
         if not self._pending:
             return None
-        return self.last_send + self.min_interval
+        if self._refilled is None or self._tokens >= 1.0 - _EPS:
+            return self._refilled if self._refilled is not None else float("-inf")
+        return self._refilled + (1.0 - self._tokens) * self.min_interval
 
     @property
     def pending_samples(self) -> int:

@@ -44,8 +44,19 @@ def test_paced_server_is_forwarded_delta_by_delta() -> None:
     assert c.deadline() is None
 
 
+def test_first_deltas_of_a_reply_sent_ahead_of_time_go_out_at_once() -> None:
+    # servers send a reply's start ahead of real time (the local server: 80 ms):
+    # coalescing it would delay the player's start threshold
+    c = AudioCoalescer()
+    sent = []
+    for i in range(3):
+        sent += c.push("item_a", "r", pcm(40), 1.0 + i * 0.0001)
+    assert [m.offset for m in sent] == [0, 960, 1920]
+    assert c.deadline() is None
+
+
 def test_burst_of_10_s_in_50_ms_is_a_handful_of_messages() -> None:
-    c = AudioCoalescer(min_interval=0.01)
+    c = AudioCoalescer(min_interval=0.01, burst=1)
     deltas = 250  # 10 s of 40 ms deltas
     sent: list[tuple[float, AudioMessage]] = []
     for i in range(deltas):
@@ -85,8 +96,22 @@ def test_never_more_than_100_messages_in_any_second() -> None:
         assert len(in_window) <= 100
 
 
+def test_the_burst_allowance_refills_and_keeps_the_rate() -> None:
+    c = AudioCoalescer()  # 4 at once, then one per 1/96 s
+    sent: list[float] = []
+    for t in (0.0, 0.001, 0.002, 0.003, 0.004, 0.005):
+        sent += [t for _ in c.push("a", "r", pcm(10), t)]
+    assert sent == [0.0, 0.001, 0.002, 0.003]  # the 5th and 6th wait for a token
+    rest, t = run_until_drained(c, 0.005)
+    assert len(rest) == 1  # the two pending deltas of one item leave as one message
+    assert rest[0][0] >= 1 / 96 - 1e-9
+    # after a quiet second the allowance is whole again
+    again = [m for i in range(4) for m in c.push("b", "r", pcm(10), 2.0 + i * 0.001)]
+    assert len(again) == 4
+
+
 def test_items_are_kept_apart_with_own_offsets() -> None:
-    c = AudioCoalescer()
+    c = AudioCoalescer(burst=1)
     c.push("a", "r", pcm(40), 0.0)
     c.push("a", "r", pcm(40), 0.001)
     c.push("b", "r", pcm(20), 0.002)
@@ -97,7 +122,7 @@ def test_items_are_kept_apart_with_own_offsets() -> None:
 
 
 def test_stopped_item_and_cancelled_response_are_dropped() -> None:
-    c = AudioCoalescer()
+    c = AudioCoalescer(burst=1, min_interval=0.01)
     c.push("a", "r1", pcm(40), 0.0)
     c.push("a", "r1", pcm(40), 0.001)  # pending
     assert c.stop_item("a") == 960
