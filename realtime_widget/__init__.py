@@ -21,7 +21,7 @@ from .errors import (
 if TYPE_CHECKING:
     from .connection import Endpoint
     from .log.archive import load
-    from .replay import replay
+    from .replayer import replay
     from .server import LocalServer
     from .session import Session
     from .widget import RealtimeWidget, talk
@@ -58,7 +58,7 @@ def __getattr__(name: str) -> Any:
 
         return load
     if name == "replay":
-        from .replay import replay
+        from .replayer import replay
 
         return replay
     if name == "Endpoint":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -12,11 +13,29 @@ nbformat = pytest.importorskip("nbformat")
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 
 
-@pytest.mark.parametrize("name", ["quickstart.ipynb"])
-def test_notebook_runs(name: str) -> None:
+EXPECTED = {
+    "quickstart.ipynb": ["assistant:", "speech_end_to_first_audio_ms", "<Recording "],
+    "inspect_events.ipynb": [
+        "refused: [invalid_request_error / cannot_update_voice]",
+        "item_delete_invalid_item_id",
+        "speech_end_to_first_audio_ms",
+        "cost_usd",
+        "✗ audio.output.voice",
+        "latency_ms_replay",
+    ],
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_notebook_runs(name: str, tmp_path: Path) -> None:
     nb = nbformat.read(NOTEBOOKS / name, as_version=4)
+    # Run in a copy of the folder: the notebooks write files (saved sessions) beside them.
+    shutil.copytree(NOTEBOOKS, tmp_path / "nb")
     client = nbclient.NotebookClient(
-        nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}}
+        nb,
+        timeout=120,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(tmp_path / "nb")}},
     )
     client.execute()
     errors = [
@@ -27,5 +46,20 @@ def test_notebook_runs(name: str) -> None:
         if out.get("output_type") == "error"
     ]
     assert not errors
-    text = "\n".join(out.get("text", "") for cell in nb.cells for out in cell.get("outputs", []))
-    assert "assistant:" in text
+    texts = []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            texts.append(out.get("text", ""))
+            texts.append("".join(out.get("data", {}).get("text/plain", "")))
+            texts.append("".join(out.get("data", {}).get("text/html", "")))
+    text = "\n".join(texts)
+    for expected in EXPECTED[name]:
+        assert expected in text, expected
+    # Plots are images, not a bare repr.
+    images = [
+        out
+        for cell in nb.cells
+        for out in cell.get("outputs", [])
+        if "image/png" in out.get("data", {})
+    ]
+    assert images

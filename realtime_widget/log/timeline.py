@@ -1,9 +1,9 @@
 """Layer 3: the turn timeline plot: both sides' waveforms with VAD, response and
 truncation markers (matplotlib, imported on first use).
 
-The figure is made with ``matplotlib.figure.Figure``, not pyplot, so it is not
-also shown a second time by pyplot's inline hook, and nothing global changes;
-the notebook displays the returned figure. Waveforms are drawn as min/max
+The figure is made through pyplot (in a notebook that sets up the inline display
+of figures) and closed from pyplot at once, so it shows once: where the returned
+figure is displayed. Waveforms are drawn as min/max
 envelopes over at most ``resolution`` columns, so an hour plots as fast as a turn.
 """
 
@@ -77,7 +77,7 @@ def plot_timeline(
     ``start``/``end`` (seconds) zoom in. Truncations are drawn where the assistant's
     audio was cut (the heard part ends there), with the unheard length noted.
     """
-    from matplotlib.figure import Figure
+    import matplotlib.pyplot as plt
 
     log, conv = recording.log, recording.conversation
     user, assistant = placements(log, conv)
@@ -90,7 +90,8 @@ def plot_timeline(
     if hi <= lo:
         hi = lo + SAMPLE_RATE
 
-    fig = Figure(figsize=figsize, layout="constrained")
+    fig = plt.figure(figsize=figsize, layout="constrained")
+    plt.close(fig)  # pyplot forgets it: shown where it is displayed, not again at cell end
     ax_user, ax_bot = fig.subplots(2, 1, sharex=True)
     sides: list[tuple[Axes, list[tuple[int, Any]], str, str]] = [
         (ax_user, user, "user (microphone)", "tab:green"),

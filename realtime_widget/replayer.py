@@ -35,9 +35,7 @@ from __future__ import annotations
 import asyncio
 import html
 import math
-import sys
 import time
-import types
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from os import PathLike
@@ -429,15 +427,3 @@ async def _replay_turn(
         rt.note = (rt.note + "; " if rt.note else "") + f"not settled within {timeout:g} s"
     rt.turns = list(range(start, len(s.conversation.turns)))
     return rt
-
-
-class _CallableModule(types.ModuleType):
-    """Importing this module makes ``realtime_widget.replay`` (the package attribute)
-    this module, not the function the package exports under that name: calling the
-    module calls :func:`replay`, so both spellings work."""
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return replay(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule

@@ -12,7 +12,7 @@ import pytest
 import realtime_widget
 from realtime_widget import Session
 from realtime_widget.log.recording import Recording
-from realtime_widget.replay import Replay, replay, requested_settings
+from realtime_widget.replayer import Replay, replay, requested_settings
 from realtime_widget.server import LocalServer
 from tests.signals import silence, speech_like
 
