@@ -28,7 +28,6 @@ them to one recording:
 
 from __future__ import annotations
 
-import html
 from collections.abc import Mapping, Sequence
 from os import PathLike
 from pathlib import Path
@@ -204,9 +203,8 @@ class Recording:
         )
 
     def _repr_html_(self) -> str:
-        rows = "".join(
-            f"<tr><th style='text-align:left'>{html.escape(k)}</th>"
-            f"<td style='text-align:left'>{html.escape(str(v))}</td></tr>"
-            for k, v in self.summary().items()
-        )
-        return f"<b>Recording</b><table>{rows}</table>"
+        """Summary, turn table and transcript: static HTML, so a saved notebook shows the
+        conversation without a kernel."""
+        from .report import recording_html
+
+        return recording_html(self)

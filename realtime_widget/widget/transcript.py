@@ -16,13 +16,11 @@ Two outputs, both sans-I/O:
 
 from __future__ import annotations
 
-import html
 from collections import OrderedDict
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from realtime_widget.state.conversation import Conversation, Item
+# The saved rows and their HTML are the log layer's (a loaded recording renders them too).
+from realtime_widget.log.report import conversation_html, transcript_rows
 
 __all__ = ["TranscriptStream", "conversation_html", "transcript_rows"]
 
@@ -91,76 +89,3 @@ class TranscriptStream:
         if not self._held:
             return None
         return self.last_flush + self.interval
-
-
-# -- rows and HTML ------------------------------------------------------------------------
-
-
-def _user_row(item: Item) -> dict[str, Any]:
-    if item.transcript is not None:
-        text = item.transcript
-        status = "in_progress" if item.transcript_status == "in_progress" else "completed"
-    else:
-        text = item.text
-        status = "completed"
-    return {"item_id": item.id, "role": "user", "text": text, "unheard": "", "status": status}
-
-
-def _assistant_row(item: Item, conv: Conversation) -> dict[str, Any]:
-    response = conv.responses.get(item.response_id) if item.response_id else None
-    cancelled = response is not None and response.status == "cancelled"
-    if item.truncated or item.status == "incomplete" or cancelled:
-        status = "interrupted"
-    elif item.t_done is None or item.status == "in_progress":
-        status = "in_progress"
-    else:
-        status = "completed"
-    return {
-        "item_id": item.id,
-        "role": "assistant",
-        "text": item.heard_text,
-        "unheard": item.unheard_text,
-        "status": status,
-    }
-
-
-def transcript_rows(conversations: Iterable[Conversation]) -> list[dict[str, Any]]:
-    """``{item_id, role, text, unheard, status}`` per user/assistant message, in
-    conversation order, over every connection of a session (oldest first)."""
-    rows: list[dict[str, Any]] = []
-    for conv in conversations:
-        for item in conv.items:
-            if item.type != "message":
-                continue
-            if item.role == "user":
-                rows.append(_user_row(item))
-            elif item.role == "assistant":
-                rows.append(_assistant_row(item, conv))
-    return rows
-
-
-_ROLE_NAMES = {"user": "You", "assistant": "Model"}
-_STYLE = (
-    "font-family: var(--jp-content-font-family, sans-serif); font-size: 13px; "
-    "line-height: 1.45; max-height: 24em; overflow-y: auto"
-)
-
-
-def conversation_html(rows: Iterable[dict[str, Any]]) -> str:
-    """A static HTML rendering of transcript rows (every text escaped); "" if none."""
-    parts: list[str] = []
-    for row in rows:
-        role = str(row.get("role") or "")
-        name = html.escape(_ROLE_NAMES.get(role, role))
-        text = html.escape(str(row.get("text") or ""))
-        unheard = html.escape(str(row.get("unheard") or ""))
-        status = str(row.get("status") or "")
-        body = text or ("<i>(speech)</i>" if role == "user" else "<i>(audio)</i>")
-        if unheard:
-            body += f'<s style="opacity: 0.55" title="not heard">{unheard}</s>'
-        if status == "interrupted":
-            body += ' <i style="opacity: 0.6">(interrupted)</i>'
-        parts.append(f'<div class="rtw-row rtw-{html.escape(role)}"><b>{name}:</b> {body}</div>')
-    if not parts:
-        return ""
-    return f'<div class="rtw-conversation" style="{_STYLE}">' + "".join(parts) + "</div>"

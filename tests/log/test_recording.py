@@ -132,7 +132,8 @@ def test_repr_and_summary() -> None:
     text = repr(rec)
     assert "turns" in text and "errors" in text
     assert rec.summary()["turns"] == len(rec.conversation.turns)
-    assert "<table>" in rec._repr_html_()
+    page = rec._repr_html_()
+    assert 'class="rtw-turns"' in page and 'class="rtw-conversation"' in page
     assert rec.model == "gpt-realtime"
 
 
