@@ -139,7 +139,7 @@ def main() -> None:
         print(f"baseline (--naive): {len(rec.events)} event dicts kept as received/sent")
     else:
         conv = rec.conversation
-        stored = conv._input.nbytes + sum(tr.nbytes for tr in conv._tracks.values())
+        stored = conv.input_track.nbytes + sum(tr.nbytes for tr in conv.tracks.values())
         print(f"events: {len(rec.log)} logged ({rec.log.counts()}); items {len(conv.items)}, "
               f"responses {len(conv.responses)}, turns {len(conv.turns)}")  # fmt: skip
         print(f"audio stored: {stored / 1e6:.1f} MB ({stored / raw:.4f} x raw)")

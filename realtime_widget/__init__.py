@@ -15,6 +15,7 @@ from .errors import (
     ConnectionClosedError,
     ProtocolError,
     RealtimeError,
+    RecordingFileError,
     ServerError,
 )
 
@@ -36,6 +37,7 @@ __all__ = [
     "ProtocolError",
     "RealtimeError",
     "RealtimeWidget",
+    "RecordingFileError",
     "ServerError",
     "Session",
     "__version__",

@@ -15,6 +15,7 @@ __all__ = [
     "ConnectionClosedError",
     "ProtocolError",
     "RealtimeError",
+    "RecordingFileError",
     "ServerError",
 ]
 
@@ -68,3 +69,8 @@ class ConnectionClosedError(RealtimeError):
         self.code = code
         self.reason = reason
         super().__init__(message)
+
+
+class RecordingFileError(RealtimeError):
+    """A recording file that cannot be read: missing, not a recording, corrupt, or
+    written by a newer version of the format."""

@@ -47,7 +47,7 @@ from typing import IO, Any, cast
 
 import numpy as np
 
-from realtime_widget.errors import RealtimeError
+from realtime_widget.errors import RecordingFileError
 from realtime_widget.protocol.audio import Int16Array
 from realtime_widget.state.audio_store import INPUT_TRACK, AudioRef, AudioTrack
 from realtime_widget.state.conversation import Anomaly, Conversation
@@ -81,11 +81,6 @@ _SETTINGS_EVENTS = frozenset(
 _ENV_SECRETS = ("OPENAI_API_KEY", "AZURE_OPENAI_API_KEY", "XAI_API_KEY")
 # Server event types the recorder keeps uncompacted (stored as rows when regular).
 _ROWS = frozenset(DELTA_TYPES)
-
-
-class RecordingFileError(RealtimeError):
-    """A recording file that cannot be read: missing, not a recording, corrupt, or
-    written by a newer version of the format."""
 
 
 # -- save --------------------------------------------------------------------------------
@@ -152,9 +147,9 @@ def _save_connection(
             f.write("\n")
 
     input_name = f"{base}/audio/input.npy"
-    input_samples = _write_track(zf, input_name, conv._input)
+    input_samples = _write_track(zf, input_name, conv.input_track)
     tracks = []
-    for k, (name, track) in enumerate(conv._tracks.items()):
+    for k, (name, track) in enumerate(conv.tracks.items()):
         file = f"{base}/audio/track-{k:04d}-{_safe(name)}.npy"
         tracks.append({"name": name, "file": file, "samples": _write_track(zf, file, track)})
 
@@ -478,7 +473,7 @@ def _refeed(recorder: Recorder, line: Mapping[str, Any], audio: Mapping[str, Int
             if type_ not in _ROWS:
                 event = compact_event(event)
             if type_ in ("session.created", "session.updated"):
-                recorder._set_formats(event.get("session"))
+                recorder.set_formats(event.get("session"))
             new_ref = conv.feed_server(event, t, pcm)
     elif direction == "client":
         # Live, appends skip feed_client (no event-id memory): so here.

@@ -121,7 +121,8 @@ class Recorder:
         self._to_wire: StreamResampler | None = None
         self._from_wire: dict[str, StreamResampler] = {}
 
-    def _set_formats(self, session: Any) -> None:
+    def set_formats(self, session: Any) -> None:
+        """Take the wire audio formats from a ``session`` object (created/updated)."""
         audio = session.get("audio") if isinstance(session, dict) else None
         if not isinstance(audio, dict):
             return
@@ -187,7 +188,7 @@ class Recorder:
         if type_ == AUDIO_DELTA:  # a renamed beta response.audio.delta
             return self._audio_delta(event, t)
         if type_ in ("session.created", "session.updated"):
-            self._set_formats(event.get("session"))
+            self.set_formats(event.get("session"))
         if type_ not in _ROWS:
             event = compact_event(event)
         ref = self.conversation.feed_server(event, t)

@@ -146,6 +146,7 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -665,6 +666,17 @@ class Conversation:
     def input_audio(self) -> Int16Array:
         """Everything the client appended, int16 24 kHz (read-only; a copy of the blocks)."""
         return self._input.array()
+
+    @property
+    def input_track(self) -> AudioTrack:
+        """The input timeline's storage (read it; never append to it)."""
+        return self._input
+
+    @property
+    def tracks(self) -> Mapping[str, AudioTrack]:
+        """Every other track by name (assistant item ids, client-created audio items),
+        in creation order. Read-only view: never append to them."""
+        return MappingProxyType(self._tracks)
 
     @property
     def input_samples(self) -> int:
