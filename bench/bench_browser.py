@@ -244,6 +244,14 @@ def _hout(self, stream, msg_list):
         _REC.append(("out", t0, _t.time()) + _key(x))
     elif status:
         _REC.append(("status", t0, _t.time(), None, None))
+    else:
+        try:
+            mt = _j.loads(bytes(fed[1])).get("msg_type")
+            if mt == "comm_msg":
+                mt = "comm " + str((_j.loads(bytes(fed[4])).get("data") or {}).get("method"))
+            _REC.append(("other", t0, _t.time(), mt, len(b"".join(bytes(f) for f in fed))))
+        except Exception:
+            pass
     return r
 _ch.ZMQChannelsWebsocketConnection.handle_outgoing_message = _hout
 
@@ -278,6 +286,21 @@ def _h_cm(stream, ident, msg, _o=_h_orig):
     BENCH_HOPS.append(("dispatch", _hkt.time()) + _h_key(msg["content"].get("data")))
     return _o(stream, ident, msg)
 _h_k.shell_handlers["comm_msg"] = _h_cm
+import json as _hkj
+_h_io = _h_k.iopub_thread
+_h_rs = _h_io._really_send
+def _h_really_send(msg, *a, _o=_h_rs, **k):
+    # on the IOPub thread: when an `audio` message really leaves the kernel
+    try:
+        i = msg.index(b"<IDS|MSG>")
+        if b'"comm_msg"' in msg[i + 2]:
+            c = (_hkj.loads(msg[i + 5]).get("data") or {}).get("content") or {}
+            if c.get("type") == "audio":
+                BENCH_HOPS.append(("iopub", _hkt.time(), "audio", [c.get("item_id"), c.get("offset")]))
+    except Exception:
+        pass
+    return _o(msg, *a, **k)
+_h_io._really_send = _h_really_send
 """
 
 # Page side: stamps on the kernel websocket itself (send returns; onmessage starts),
@@ -432,22 +455,51 @@ def hops_report(
     }
     wsin = {(x[2][0], int(x[2][1] or 0)): x[0] for x in page["wsin"] if x[1] == "audio"}
     hub = {(item, int(off)): t for t, item, off, _n in page["arrivals"]}
+    iopub = {
+        (x[3][0], int(x[3][1] or 0)): x[1] * 1000
+        for x in kernel
+        if x[0] == "iopub" and x[2] == "audio"
+    }
     a_names = (
-        "audio: widget.send -> jupyter_server iopub handler",
+        "audio: widget.send -> kernel IOPub thread sends",
+        "audio: kernel IOPub thread -> jupyter_server iopub handler",
         "audio: jupyter_server handler -> write_message returned",
         "audio: write_message -> page ws.onmessage",
         "audio: ws.onmessage -> hub.onCustom (JupyterLab + widget manager)",
     )
     for n in a_names:
         hops[n] = []
+        hops[n.replace("audio:", "audio, an item's first buffer:")] = []
     for key, t_send in send.items():
         if key not in srv_out:
             continue
-        chain = [t_send, srv_out[key][0], srv_out[key][1], wsin.get(key), hub.get(key)]
+        chain = [
+            t_send,
+            iopub.get(key),
+            srv_out[key][0],
+            srv_out[key][1],
+            wsin.get(key),
+            hub.get(key),
+        ]
         for i, name in enumerate(a_names):
             a, b = chain[i], chain[i + 1]
             if a is not None and b is not None:
                 hops[name].append(b - a)
+                if key[1] == 0:
+                    hops[name.replace("audio:", "audio, an item's first buffer:")].append(b - a)
+    # a response's start: its first audio at the hub -> its first sample played
+    first_at_hub: dict[str, float] = {}
+    for t, item, _off, _n in sorted(page["arrivals"]):
+        first_at_hub.setdefault(item, t)
+    hops["audio: item's first buffer at hub -> its first sample played"] = [
+        tb - first_at_hub[item] for item, tb in data["started"] if item in first_at_hub and tb
+    ]
+    first_send: dict[str, float] = {}
+    for t, item, _off in sorted(data["audio_send"]):
+        first_send.setdefault(item, t * 1000)
+    hops["audio: item's first widget.send -> its first buffer at hub"] = [
+        first_at_hub[i] - t for i, t in first_send.items() if i in first_at_hub
+    ]
     n_status = sum(1 for x in server if x[0] == "status")
     n_custom = sum(1 for x in server if x[0] in ("in", "out"))
     stalls = page.get("stalls", [])
@@ -761,6 +813,9 @@ def run_jupyter(
                 kernel_hops = nb.kernel_json("BENCH_HOPS", timeout=120)
                 time.sleep(1.0)
                 server_hops = json.loads(hops_file.read_text())
+                if os.environ.get("EXP_DUMP"):  # EXPERIMENT
+                    Path(os.environ["EXP_DUMP"]).write_text(json.dumps(
+                        {"server": server_hops, "kernel": kernel_hops, "page": page_hops}))
         finally:
             browser.close()
         loaded = lab.realtime_extension_loaded()

@@ -72,6 +72,8 @@ _TO_GA = frozenset(
         "session.updated",
         "response.output_item.added",
         "response.output_item.done",
+        "response.created",
+        "response.done",
     }
 )
 

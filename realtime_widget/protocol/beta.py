@@ -52,6 +52,26 @@ def _ga_item(item: Any) -> Any:
     return new
 
 
+def _ga_response(response: dict[str, Any]) -> dict[str, Any]:
+    """A beta ``response`` object with GA item content types and ``output_modalities``
+    (the same object when nothing needs renaming)."""
+    output = response.get("output")
+    new_output = [_ga_item(i) for i in output] if isinstance(output, list) else output
+    changed = isinstance(output, list) and any(
+        a is not b for a, b in zip(new_output, output, strict=True)
+    )
+    beta_modalities = "modalities" in response and "output_modalities" not in response
+    if not changed and not beta_modalities:
+        return response
+    new = dict(response)
+    if changed:
+        new["output"] = new_output
+    if beta_modalities:
+        mods = list(new.pop("modalities") or [])
+        new["output_modalities"] = ["audio"] if "audio" in mods else mods
+    return new
+
+
 def beta_session_to_ga(session: dict[str, Any], session_type: str = "realtime") -> dict[str, Any]:
     """Map a flat beta ``session`` object onto the GA nested shape.
 
@@ -129,6 +149,13 @@ def to_ga(event: Event) -> list[Event]:
         session = event.get("session")
         if isinstance(session, dict) and "audio" not in session and "modalities" in session:
             return [{**event, "session": beta_session_to_ga(session), "_beta_type": type_}]
+    if type_ in ("response.created", "response.done"):
+        response = event.get("response")
+        if isinstance(response, dict):
+            ga_response = _ga_response(response)
+            if ga_response is not response:
+                return [{**event, "response": ga_response}]
+        return [event]
     if type_ in (
         "response.output_item.added",
         "response.output_item.done",

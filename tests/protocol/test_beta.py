@@ -273,3 +273,37 @@ def test_ga_events_pass_through_as_same_object(event: dict[str, Any]) -> None:
     out = to_ga(event)
     assert len(out) == 1
     assert out[0] is event
+
+
+@pytest.mark.parametrize("type_", ["response.created", "response.done"])
+def test_response_output_items_and_modalities_become_ga(type_: str) -> None:
+    beta = {
+        "type": type_,
+        "response": {
+            "id": "resp_1",
+            "modalities": ["text", "audio"],
+            "output": [
+                {"id": "i1", "type": "message", "role": "assistant",
+                 "content": [{"type": "audio", "transcript": "Hi"}]},
+                {"id": "c1", "type": "function_call", "name": "f", "arguments": "{}"},
+            ],
+            "usage": {"total_tokens": 3},
+        },
+    }  # fmt: skip
+    (ga,) = to_ga(beta)
+    response = ga["response"]
+    assert response["output_modalities"] == ["audio"]
+    assert "modalities" not in response
+    assert response["output"][0]["content"][0]["type"] == "output_audio"
+    assert response["output"][1] is beta["response"]["output"][1]
+    assert response["usage"] == {"total_tokens": 3}
+    assert beta["response"]["modalities"] == ["text", "audio"]  # the input is not mutated
+
+
+def test_ga_response_done_is_returned_as_is() -> None:
+    event = {
+        "type": "response.done",
+        "response": {"id": "r", "output_modalities": ["audio"], "output": [
+            {"type": "message", "role": "assistant", "content": [{"type": "output_text"}]}]},
+    }  # fmt: skip
+    assert to_ga(event)[0] is event
