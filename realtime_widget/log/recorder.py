@@ -157,6 +157,18 @@ class Recorder:
         narrow = self._to_wire.process(np.frombuffer(pcm, "<i2"))
         return ulaw_encode(narrow) if self.input_format == PCMU else alaw_encode(narrow)
 
+    def _item_wire_from_pcm(self, pcm: bytes) -> bytes:
+        """A whole item's PCM16 24 kHz → the input format (one-shot, not the mic stream's)."""
+        if self.input_format == PCM:
+            return pcm
+        narrow = resample(np.frombuffer(pcm, "<i2"), SAMPLE_RATE, 8000)
+        return ulaw_encode(narrow) if self.input_format == PCMU else alaw_encode(narrow)
+
+    def _item_pcm_from_wire(self, data: bytes) -> bytes:
+        """A whole item's G.711 (input format) → PCM16 24 kHz."""
+        narrow = ulaw_decode(data) if self.input_format == PCMU else alaw_decode(data)
+        return resample(narrow, 8000, SAMPLE_RATE).astype("<i2").tobytes()
+
     # -- receive -------------------------------------------------------------------------
 
     def receive(self, frame: str | bytes | bytearray | memoryview, t: float) -> list[Received]:
@@ -257,8 +269,14 @@ class Recorder:
         if type_ == APPEND:
             return self._send_append(event, t, audio)
         wire = event
-        if audio is not None and type_ == "conversation.item.create":
-            wire = _with_item_audio(event, audio)
+        if type_ == "conversation.item.create":
+            if audio is not None:
+                wire = _with_item_audio(event, self._item_wire_from_pcm(audio))
+            elif self.input_format != PCM:
+                # The parts carry the session's G.711: the state keeps PCM16 24 kHz.
+                data = _item_audio_bytes(event)
+                if data is not None:
+                    audio = self._item_pcm_from_wire(data)
         text = _dumps(wire)
         ref = self.conversation.feed_client(event, t, audio)
         self.log.record("client", event, t, audio=ref)
@@ -307,6 +325,25 @@ class Recorder:
 
     def __repr__(self) -> str:
         return f"<Recorder {self.log!r} {self.conversation!r}>"
+
+
+def _item_audio_bytes(event: Event) -> bytes | None:
+    """The decoded base64 of a ``conversation.item.create``'s ``input_audio`` parts."""
+    item = event.get("item")
+    content = item.get("content") if isinstance(item, dict) else None
+    if not isinstance(content, list):
+        return None
+    try:
+        chunks = [
+            a2b_base64(p["audio"])
+            for p in content
+            if isinstance(p, dict)
+            and p.get("type") == "input_audio"
+            and type(p.get("audio")) is str
+        ]
+    except (binascii.Error, ValueError):
+        return None  # the conversation records the anomaly
+    return b"".join(chunks) if chunks else None
 
 
 def _with_item_audio(event: Event, audio: bytes) -> Event:

@@ -225,3 +225,34 @@ def test_note_logs_widget_events() -> None:
     assert entry.payload == {"type": "playback.started", "item_id": "item_A", "samples": 480}
     assert rec.audio(entry).size == 0
     assert "widget 1" in repr(rec.log)
+
+
+@pytest.mark.parametrize(
+    ("fmt", "encode", "decode"),
+    [("audio/pcmu", "ulaw_encode", "ulaw_decode"), ("audio/pcma", "alaw_encode", "alaw_decode")],
+)
+def test_item_create_with_audio_in_a_g711_session(fmt: str, encode: str, decode: str) -> None:
+    import base64
+
+    import numpy as np
+
+    from realtime_widget.protocol import audio as pa
+
+    rec = Recorder()
+    session = {"type": "realtime", "audio": {"input": {"format": {"type": fmt}}}}
+    rec.receive(dumps({"type": "session.updated", "session": session}), 0.5)
+    pcm24 = (np.sin(np.arange(4800) / 10) * 8000).astype("<i2")
+    item = {"type": "message", "role": "user", "content": [{"type": "input_audio"}]}
+    # PCM16 given: the wire carries the session's G.711 at 8 kHz, the state the PCM16.
+    text = rec.send({"type": "conversation.item.create", "item": item}, 1.0, audio=pcm24.tobytes())
+    wire = base64.b64decode(json.loads(text)["item"]["content"][0]["audio"])
+    expected = getattr(pa, encode)(pa.resample(pcm24, 24000, 8000))
+    assert wire == expected
+    assert rec.log[1].audio_ms == 200.0
+    # G.711 base64 given inside the event: the state decodes it to PCM16 24 kHz.
+    rec.send({"type": "conversation.item.create", "item": user_audio_item(wire)}, 2.0)
+    assert rec.log[2].audio_ms == 200.0
+    back = pa.resample(getattr(pa, decode)(wire), 8000, 24000)
+    ref = rec.log[2].audio
+    assert ref is not None
+    assert np.array_equal(rec.conversation.audio(ref), back.astype(np.int16))
