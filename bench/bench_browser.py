@@ -296,7 +296,8 @@ def _h_really_send(msg, *a, _o=_h_rs, **k):
         if b'"comm_msg"' in msg[i + 2]:
             c = (_hkj.loads(msg[i + 5]).get("data") or {}).get("content") or {}
             if c.get("type") == "audio":
-                BENCH_HOPS.append(("iopub", _hkt.time(), "audio", [c.get("item_id"), c.get("offset")]))
+                key = [c.get("item_id"), c.get("offset")]
+                BENCH_HOPS.append(("iopub", _hkt.time(), "audio", key))
     except Exception:
         pass
     return _o(msg, *a, **k)
@@ -770,11 +771,10 @@ def run_jupyter(
             t_end = time.time() + seconds
             n_turns = 0
             while time.time() < t_end:
-                nb.kernel_exec(
-                    "session.send({'type': 'conversation.item.create', 'item': {'type': "
-                    "'message', 'role': 'user', 'content': [{'type': 'input_text', "
-                    "'text': 'Hi'}]}}); session.send({'type': 'response.create'})"
-                )
+                # typed into the widget (its text input's path), as the direct page does:
+                # running a cell for it would make JupyterLab handle an execute request
+                # (kernel busy/idle, the cell's output) just as the reply starts
+                nb.evaluate("() => globalThis.__realtimeWidgets.at(-1).hub.sendText('Hi')")
                 n_turns += 1
                 # wait in the page: polling the kernel (an execute_request every 100 ms)
                 # would load the kernel, the server and JupyterLab while we measure
@@ -813,9 +813,6 @@ def run_jupyter(
                 kernel_hops = nb.kernel_json("BENCH_HOPS", timeout=120)
                 time.sleep(1.0)
                 server_hops = json.loads(hops_file.read_text())
-                if os.environ.get("EXP_DUMP"):  # EXPERIMENT
-                    Path(os.environ["EXP_DUMP"]).write_text(json.dumps(
-                        {"server": server_hops, "kernel": kernel_hops, "page": page_hops}))
         finally:
             browser.close()
         loaded = lab.realtime_extension_loaded()

@@ -225,6 +225,37 @@ export function createView(hub, el) {
     return div;
   };
 
+  // DOM work for messages is done once per animation frame, not per message: the
+  // scroll check reads layout, and a forced layout of the whole JupyterLab page per
+  // transcript delta kept the main thread (which also relays the audio) busy.
+  let frame = 0;
+  let allRowsDirty = false;
+  /** @type {Map<string, Row>} */
+  const dirtyRows = new Map();
+  /** @type {import("./hub.js").LogEvent[]} */
+  let newEvents = [];
+  let eventsStale = false; // the list was not kept up to date while closed
+  const flush = () => {
+    frame = 0;
+    if (allRowsDirty) {
+      allRowsDirty = false;
+      dirtyRows.clear();
+      renderAllRows();
+    } else if (dirtyRows.size > 0) {
+      const rows = [...dirtyRows.values()];
+      dirtyRows.clear();
+      updateRows(rows);
+    }
+    if (newEvents.length > 0 || eventsStale) {
+      const evs = newEvents;
+      newEvents = [];
+      addEvents(evs);
+    }
+  };
+  const schedule = () => {
+    if (!frame) frame = requestAnimationFrame(flush);
+  };
+
   const renderAllRows = () => {
     const stick = atBottom(transcript);
     const els = [];
@@ -237,14 +268,16 @@ export function createView(hub, el) {
     if (stick) transcript.scrollTop = transcript.scrollHeight;
   };
 
-  /** @param {Row} row */
-  const updateRow = (row) => {
+  /** @param {Row[]} rows */
+  const updateRows = (rows) => {
     const stick = atBottom(transcript);
-    const known = rowEls.has(row.item_id);
-    const div = renderRow(row);
-    if (!known) {
-      empty.remove();
-      transcript.append(div);
+    for (const row of rows) {
+      const known = rowEls.has(row.item_id);
+      const div = renderRow(row);
+      if (!known) {
+        empty.remove();
+        transcript.append(div);
+      }
     }
     if (stick) transcript.scrollTop = transcript.scrollHeight;
   };
@@ -264,29 +297,52 @@ export function createView(hub, el) {
 
   /** @param {import("./hub.js").LogEvent[]} evs */
   const addEvents = (evs) => {
-    const stick = atBottom(evList);
-    for (const e of evs) evList.append(eventRow(e));
-    while (evList.childElementCount > hub.events.length) evList.firstElementChild?.remove();
     updateEventCount();
+    if (!evDetails.open) {
+      // closed (the default): no rows built; the list is rebuilt when opened
+      eventsStale = true;
+      return;
+    }
+    const stick = atBottom(evList);
+    if (eventsStale) {
+      eventsStale = false;
+      evList.replaceChildren(...hub.events.map(eventRow));
+    } else {
+      for (const e of evs) evList.append(eventRow(e));
+    }
+    while (evList.childElementCount > hub.events.length) evList.firstElementChild?.remove();
     if (stick) evList.scrollTop = evList.scrollHeight;
   };
 
   // -- meters (animation frames only while audio is on) -------------------------------
+  // ~15 updates a second (plenty for a level meter), and a style write only when
+  // the bar moves visibly: every write means a paint of the page's layer
   let raf = 0;
+  let meterAt = -Infinity;
+  let shownIn = "";
+  let shownOut = "";
+  /** @param {HTMLElement} el @param {string} v @param {string} shown */
+  const setMeter = (el, v, shown) => {
+    if (v !== shown) el.style.transform = v;
+    return v;
+  };
   const meters = () => {
     raf = 0;
     const e = hub.engine;
     if (!e || e.closed) {
-      inFill.style.transform = "scaleX(0)";
-      outFill.style.transform = "scaleX(0)";
+      shownIn = setMeter(inFill, "scaleX(0)", shownIn);
+      shownOut = setMeter(outFill, "scaleX(0)", shownOut);
       return;
     }
     const now = performance.now();
-    const fresh = (/** @type {{rms: number, at: number}} */ l) => (now - l.at < 250 ? l.rms : 0);
-    const muted = hub.muted;
-    inFill.style.transform = `scaleX(${meterFraction(fresh(e.inLevel)).toFixed(3)})`;
-    inFill.classList.toggle("rtw-dim", muted);
-    outFill.style.transform = `scaleX(${meterFraction(fresh(e.outLevel) * hub.volume).toFixed(3)})`;
+    if (now - meterAt >= 60) {
+      meterAt = now;
+      const fresh = (/** @type {{rms: number, at: number}} */ l) => (now - l.at < 250 ? l.rms : 0);
+      const bar = (/** @type {number} */ rms) => `scaleX(${(Math.round(meterFraction(rms) * 50) / 50).toFixed(2)})`;
+      shownIn = setMeter(inFill, bar(fresh(e.inLevel)), shownIn);
+      if (inFill.classList.contains("rtw-dim") !== hub.muted) inFill.classList.toggle("rtw-dim", hub.muted);
+      shownOut = setMeter(outFill, bar(fresh(e.outLevel) * hub.volume), shownOut);
+    }
     raf = requestAnimationFrame(meters);
   };
   const startMeters = () => {
@@ -388,13 +444,28 @@ export function createView(hub, el) {
     sig,
   );
   sendBtn.addEventListener("click", submit, sig);
+  evDetails.addEventListener(
+    "toggle",
+    () => {
+      if (evDetails.open && eventsStale) addEvents([]);
+    },
+    sig,
+  );
 
   // -- hub / model events ------------------------------------------------------------------
   const unsubscribe = hub.subscribe((kind, data) => {
     if (kind === "state" || kind === "mic") updateState();
-    else if (kind === "rows") renderAllRows();
-    else if (kind === "row") updateRow(data);
-    else if (kind === "events") addEvents(data);
+    else if (kind === "rows") {
+      allRowsDirty = true;
+      schedule();
+    } else if (kind === "row") {
+      dirtyRows.set(data.item_id, data);
+      schedule();
+    } else if (kind === "events") {
+      for (const e of data) newEvents.push(e);
+      if (newEvents.length > 200) newEvents.splice(0, newEvents.length - 200);
+      schedule();
+    }
     else if (kind === "engine") {
       updateState();
       startMeters();
@@ -417,6 +488,8 @@ export function createView(hub, el) {
     for (const k of traits) model.off(`change:${k}`, onTrait);
     if (raf) cancelAnimationFrame(raf);
     raf = 0;
+    if (frame) cancelAnimationFrame(frame);
+    frame = 0;
     root.remove();
     hub.detachView(view);
   };

@@ -1332,6 +1332,31 @@ function createView(hub2, el) {
     div.replaceChildren(...parts);
     return div;
   };
+  let frame = 0;
+  let allRowsDirty = false;
+  const dirtyRows = /* @__PURE__ */ new Map();
+  let newEvents = [];
+  let eventsStale = false;
+  const flush = () => {
+    frame = 0;
+    if (allRowsDirty) {
+      allRowsDirty = false;
+      dirtyRows.clear();
+      renderAllRows();
+    } else if (dirtyRows.size > 0) {
+      const rows = [...dirtyRows.values()];
+      dirtyRows.clear();
+      updateRows(rows);
+    }
+    if (newEvents.length > 0 || eventsStale) {
+      const evs = newEvents;
+      newEvents = [];
+      addEvents(evs);
+    }
+  };
+  const schedule = () => {
+    if (!frame) frame = requestAnimationFrame(flush);
+  };
   const renderAllRows = () => {
     const stick = atBottom(transcript);
     const els = [];
@@ -1343,13 +1368,15 @@ function createView(hub2, el) {
     transcript.replaceChildren(...els.length ? els : [empty]);
     if (stick) transcript.scrollTop = transcript.scrollHeight;
   };
-  const updateRow = (row) => {
+  const updateRows = (rows) => {
     const stick = atBottom(transcript);
-    const known = rowEls.has(row.item_id);
-    const div = renderRow(row);
-    if (!known) {
-      empty.remove();
-      transcript.append(div);
+    for (const row of rows) {
+      const known = rowEls.has(row.item_id);
+      const div = renderRow(row);
+      if (!known) {
+        empty.remove();
+        transcript.append(div);
+      }
     }
     if (stick) transcript.scrollTop = transcript.scrollHeight;
   };
@@ -1363,27 +1390,46 @@ function createView(hub2, el) {
     evSummary.textContent = `Events (${hub2.events.length}${hub2.events.length >= 200 ? ", last 200" : ""})`;
   };
   const addEvents = (evs) => {
-    const stick = atBottom(evList);
-    for (const e of evs) evList.append(eventRow(e));
-    while (evList.childElementCount > hub2.events.length) evList.firstElementChild?.remove();
     updateEventCount();
+    if (!evDetails.open) {
+      eventsStale = true;
+      return;
+    }
+    const stick = atBottom(evList);
+    if (eventsStale) {
+      eventsStale = false;
+      evList.replaceChildren(...hub2.events.map(eventRow));
+    } else {
+      for (const e of evs) evList.append(eventRow(e));
+    }
+    while (evList.childElementCount > hub2.events.length) evList.firstElementChild?.remove();
     if (stick) evList.scrollTop = evList.scrollHeight;
   };
   let raf = 0;
+  let meterAt = -Infinity;
+  let shownIn = "";
+  let shownOut = "";
+  const setMeter = (el2, v, shown) => {
+    if (v !== shown) el2.style.transform = v;
+    return v;
+  };
   const meters = () => {
     raf = 0;
     const e = hub2.engine;
     if (!e || e.closed) {
-      inFill.style.transform = "scaleX(0)";
-      outFill.style.transform = "scaleX(0)";
+      shownIn = setMeter(inFill, "scaleX(0)", shownIn);
+      shownOut = setMeter(outFill, "scaleX(0)", shownOut);
       return;
     }
     const now = performance.now();
-    const fresh = (l) => now - l.at < 250 ? l.rms : 0;
-    const muted = hub2.muted;
-    inFill.style.transform = `scaleX(${meterFraction(fresh(e.inLevel)).toFixed(3)})`;
-    inFill.classList.toggle("rtw-dim", muted);
-    outFill.style.transform = `scaleX(${meterFraction(fresh(e.outLevel) * hub2.volume).toFixed(3)})`;
+    if (now - meterAt >= 60) {
+      meterAt = now;
+      const fresh = (l) => now - l.at < 250 ? l.rms : 0;
+      const bar = (rms) => `scaleX(${(Math.round(meterFraction(rms) * 50) / 50).toFixed(2)})`;
+      shownIn = setMeter(inFill, bar(fresh(e.inLevel)), shownIn);
+      if (inFill.classList.contains("rtw-dim") !== hub2.muted) inFill.classList.toggle("rtw-dim", hub2.muted);
+      shownOut = setMeter(outFill, bar(fresh(e.outLevel) * hub2.volume), shownOut);
+    }
     raf = requestAnimationFrame(meters);
   };
   const startMeters = () => {
@@ -1487,12 +1533,26 @@ function createView(hub2, el) {
     sig
   );
   sendBtn.addEventListener("click", submit, sig);
+  evDetails.addEventListener(
+    "toggle",
+    () => {
+      if (evDetails.open && eventsStale) addEvents([]);
+    },
+    sig
+  );
   const unsubscribe = hub2.subscribe((kind, data) => {
     if (kind === "state" || kind === "mic") updateState();
-    else if (kind === "rows") renderAllRows();
-    else if (kind === "row") updateRow(data);
-    else if (kind === "events") addEvents(data);
-    else if (kind === "engine") {
+    else if (kind === "rows") {
+      allRowsDirty = true;
+      schedule();
+    } else if (kind === "row") {
+      dirtyRows.set(data.item_id, data);
+      schedule();
+    } else if (kind === "events") {
+      for (const e of data) newEvents.push(e);
+      if (newEvents.length > 200) newEvents.splice(0, newEvents.length - 200);
+      schedule();
+    } else if (kind === "engine") {
       updateState();
       startMeters();
     }
@@ -1512,6 +1572,8 @@ function createView(hub2, el) {
     for (const k of traits) model.off(`change:${k}`, onTrait);
     if (raf) cancelAnimationFrame(raf);
     raf = 0;
+    if (frame) cancelAnimationFrame(frame);
+    frame = 0;
     root.remove();
     hub2.detachView(view);
   };
