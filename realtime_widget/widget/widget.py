@@ -17,7 +17,7 @@ import inspect
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anywidget
 import traitlets
@@ -27,6 +27,9 @@ from realtime_widget.protocol.config import SETTINGS_KEYS
 from realtime_widget.session import Session
 
 from .relay import Relay, describe_target
+
+if TYPE_CHECKING:
+    from .settings_panel import WidgetWithSettings
 
 __all__ = ["STATUSES", "WIDGET_OPTIONS", "RealtimeWidget", "talk"]
 
@@ -225,6 +228,13 @@ class RealtimeWidget(anywidget.AnyWidget):
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Save the session's recording to one file (``realtime_widget.load`` reads it)."""
         return self.session.save(path)
+
+    def with_settings(self, **options: Any) -> WidgetWithSettings:
+        """This widget with a :class:`~.settings_panel.SettingsPanel` for its session beside
+        it (``.panel``); ``options`` go to the panel (``presets_dir``)."""
+        from .settings_panel import WidgetWithSettings
+
+        return WidgetWithSettings(self, **options)
 
     @property
     def stats(self) -> dict[str, float]:
