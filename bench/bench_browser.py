@@ -356,30 +356,37 @@ PAGE_HOPS_JS = """() => {
 }"""
 
 
-def _proc_table() -> dict[int, tuple[int, str, float]]:
-    """pid -> (ppid, cmdline, cpu seconds used so far) for every process."""
+def _proc_table() -> dict[int, tuple[int, str, float, float]]:
+    """pid -> (ppid, cmdline, cpu seconds used so far, seconds its threads spent
+    runnable but waiting for a CPU: /proc/PID/task/*/schedstat) for every process."""
     tick = os.sysconf("SC_CLK_TCK")
-    out: dict[int, tuple[int, str, float]] = {}
+    out: dict[int, tuple[int, str, float, float]] = {}
     for d in Path("/proc").iterdir():
         if not d.name.isdigit():
             continue
         try:
             stat = (d / "stat").read_text()
             cmd = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            wait = 0.0
+            for task in (d / "task").iterdir():
+                with contextlib.suppress(OSError, ValueError, IndexError):
+                    wait += int((task / "schedstat").read_text().split()[1]) / 1e9
         except OSError:
             continue
         fields = stat[stat.rindex(")") + 2 :].split()
-        out[int(d.name)] = (int(fields[1]), cmd, (int(fields[11]) + int(fields[12])) / tick)
+        cpu = (int(fields[11]) + int(fields[12])) / tick
+        out[int(d.name)] = (int(fields[1]), cmd, cpu, wait)
     return out
 
 
-def _cpu_groups(roots: dict[str, int]) -> dict[str, float]:
-    """CPU seconds used so far by each named process tree; Chromium split by --type."""
+def _cpu_groups(roots: dict[str, int]) -> dict[str, tuple[float, float]]:
+    """(CPU s used, s waiting for a CPU) so far by each named process tree; Chromium
+    split by --type."""
     table = _proc_table()
     children: dict[int, list[int]] = {}
-    for pid, (ppid, _c, _t) in table.items():
+    for pid, (ppid, _c, _t, _w) in table.items():
         children.setdefault(ppid, []).append(pid)
-    groups: dict[str, float] = {}
+    groups: dict[str, tuple[float, float]] = {}
     seen: set[int] = set()  # a process counts once: for the first root that holds it
     for name, root in roots.items():
         stack = [root]
@@ -388,19 +395,20 @@ def _cpu_groups(roots: dict[str, int]) -> dict[str, float]:
             if pid not in table or pid in seen:
                 continue
             seen.add(pid)
-            _pp, cmd, t = table[pid]
+            _pp, cmd, t, w = table[pid]
             key = name
             if name == "chromium":
                 kind = next((a[7:] for a in cmd.split() if a.startswith("--type=")), "browser")
                 util = next((a for a in cmd.split() if a.startswith("--utility-sub-type=")), "")
                 key = f"chromium {kind}" + (" (audio)" if "audio" in util else "")
-            groups[key] = groups.get(key, 0.0) + t
+            t0, w0 = groups.get(key, (0.0, 0.0))
+            groups[key] = (t0 + t, w0 + w)
             stack.extend(children.get(pid, []))
     return groups
 
 
 def _chromium_root(profile: Path) -> int:
-    for pid, (_pp, cmd, _t) in _proc_table().items():
+    for pid, (_pp, cmd, _t, _w) in _proc_table().items():
         if str(profile) in cmd and "--type=" not in cmd:
             return pid
     return -1
@@ -785,8 +793,13 @@ def run_jupyter(
                 )
                 time.sleep(0.3)
             cpu1, t_cpu1 = _cpu_groups(roots), time.monotonic()
+            # per process tree: % of one CPU used, and % of wall time its threads
+            # spent runnable but waiting for a CPU (summed over threads)
             cpu_share = {
-                k: round(100 * (v - cpu0.get(k, 0.0)) / (t_cpu1 - t_cpu0), 1)
+                k: [
+                    round(100 * (v[i] - cpu0.get(k, (0.0, 0.0))[i]) / (t_cpu1 - t_cpu0), 1)
+                    for i in (0, 1)
+                ]
                 for k, v in sorted(cpu1.items())
             }
             time.sleep(1.5)
@@ -1115,6 +1128,7 @@ def main() -> None:
             seconds=args.seconds,
             pings=args.pings,
             chunk_ms=args.chunk_ms,
+            hops=args.hops,
         )
         print("== JupyterLab without the server extension (stock)", flush=True)
         out["lab_stock"] = run_jupyter(
@@ -1212,6 +1226,13 @@ def report(o: dict[str, Any]) -> None:
     print(f"| barge-in stop <= 30 ms p95 (rendered) | {bi95r:.1f} ms | {bi95r <= 30} |")
     print()
     print("underruns: Lab+ext", e["underruns"], " Lab stock", s["underruns"])
+    print("CPU while streaming, per process tree: [% of one CPU used, % of wall time runnable")
+    print("but waiting for a CPU]")
+    print("    Lab+ext  ", e["cpu_percent_while_streaming"])
+    print("    Lab stock", s["cpu_percent_while_streaming"])
+    if e.get("hops"):
+        print("Lab+ext", end="")
+        print_hops(e["hops"])
     print(
         "appends server/kernel: Lab+ext",
         e["appends_server_vs_kernel"],
