@@ -24,12 +24,13 @@ import inspect
 import json
 import logging
 import os
+import threading
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Optional, TypeVar, Union
+from typing import TYPE_CHECKING, Any, Literal, Optional, TypeVar, Union, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -42,6 +43,7 @@ from .log.recording import Recording
 from .protocol import events as ev
 from .protocol.audio import SAMPLE_RATE, as_int16, load_audio
 from .protocol.config import settings_to_session, validate_response_params
+from .tools import Tool, ToolChange, ToolRegistry, to_jsonable
 
 if TYPE_CHECKING:
     from .log.event_log import EventLog
@@ -62,6 +64,16 @@ T = TypeVar("T")
 
 # Synthetic event types the session itself dispatches to hooks (never on the wire).
 CONNECTION_CLOSED = "connection.closed"
+# Event-log notes (direction "widget") of the tool runner.
+TOOL_CALL = "tool.call"
+TOOL_RESULT = "tool.result"
+TOOL_ERROR = "tool.error"
+OOB_KEY = "realtime_widget_oob"
+"""The ``metadata`` key that tags an :meth:`Session.ask_out_of_band` response."""
+TOOLS_KEY = "realtime_widget"
+"""The ``metadata`` key of the ``response.create`` that follows tool outputs."""
+ACTIVE_RESPONSE = "conversation_already_has_active_response"
+F = TypeVar("F", bound=Callable[..., Any])
 
 AudioSource = Union[str, "os.PathLike[str]", bytes, npt.ArrayLike]
 
@@ -161,6 +173,19 @@ class Session:
         sets it from the browser's counters. Without it, playback is assumed to run in real
         time from the first audio delta (as in a headless client)."""
         self.dropped_after_close = 0
+
+        self.tools = ToolRegistry()
+        """Python functions the model may call (see :meth:`tool`). Changes while
+        connected are sent at once as a ``session.update``."""
+        self.tools.on_change(self._tools_changed)
+        self._tools_lock = threading.Lock()
+        self._tools_sync_scheduled = False
+        self._raw_tools: list[dict[str, Any]] = []  # tool dicts given as settings
+        self._tool_tasks: set[asyncio.Task[Any]] = set()
+        self._handled_calls: set[str] = set()
+        # In-conversation response.create events sent and not answered yet
+        # (event_id, monotonic send time): a response is about to start.
+        self._creates_pending: list[tuple[str | None, float]] = []
 
     # -- introspection ----------------------------------------------------------------
 
@@ -339,8 +364,11 @@ class Session:
             self._status = "failed"
             await self._teardown()
             raise
-        if self._initial_session is not None:
-            await self._update(self._initial_session, timeout)
+        initial = self._initial_session
+        if len(self.tools) or self._raw_tools:
+            initial = self._with_registry_tools(initial or {"type": "realtime"})
+        if initial is not None:
+            await self._update(initial, timeout)
 
     async def close(self) -> None:
         """Close the socket (and the in-process server). Recorded data stays."""
@@ -361,8 +389,10 @@ class Session:
         self._status = "closed"
 
     async def _teardown(self) -> None:
-        for task in self._tasks:
+        for task in [*self._tasks, *self._tool_tasks]:
             task.cancel()
+        self._tool_tasks.clear()
+        self._creates_pending.clear()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
@@ -471,6 +501,8 @@ class Session:
                     fut.set_exception(ServerError(err))
         elif type_ == "input_audio_buffer.speech_started" and self.auto_truncate:
             self._barge_in()
+        if type_ in ("response.created", "response.done", "error"):
+            self._track_responses(event)
         if self._waiters:
             still: list[_Waiter] = []
             for w in self._waiters:
@@ -564,6 +596,8 @@ class Session:
             )
         text = self._recorder.send(event, time.monotonic(), audio=audio)
         self._last_sent_index = len(self._recorder.log) - 1
+        if event.get("type") == "response.create":
+            self._create_sent(event)
         queue = self._send_queue
         # Straight onto the socket when nothing is in flight; otherwise the queue
         # keeps order (an item taken by the writer still counts until it is sent).
@@ -641,6 +675,8 @@ class Session:
         return await call_in_io_loop(self._update(session, timeout or self.reply_timeout))
 
     async def _update(self, session: dict[str, Any], timeout: float) -> dict[str, Any]:
+        if "tools" in session:
+            session = self._with_registry_tools(session)
         eid = ev.new_id("evt")
         fut: asyncio.Future[Event] = asyncio.get_running_loop().create_future()
         self._pending_updates[eid] = fut
@@ -800,6 +836,438 @@ class Session:
 
     async def delete_item(self, item_id: str) -> None:
         await self._send(ev.conversation_item_delete(item_id))
+
+    # -- tools ----------------------------------------------------------------------------
+
+    @overload
+    def tool(self, fn: F, /) -> F: ...
+
+    @overload
+    def tool(
+        self,
+        fn: None = None,
+        /,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        timeout: float | None = 30.0,
+        enabled: bool = True,
+    ) -> Callable[[F], F]: ...
+
+    def tool(
+        self,
+        fn: Callable[..., Any] | None = None,
+        /,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        timeout: float | None = 30.0,
+        enabled: bool = True,
+    ) -> Any:
+        """Register a typed Python function (sync or async) as a function tool.
+
+        >>> @session.tool                                   # doctest: +SKIP
+        ... def get_weather(city: str, unit: Literal["C", "F"] = "C") -> dict:
+        ...     '''Current weather for a city.'''
+
+        ``@session.tool(name=..., description=..., timeout=...)`` sets those. The
+        JSON schema comes from the type hints and the docstring
+        (:func:`realtime_widget.tools.function_schema`); the function is returned
+        unchanged. When the model calls it (seen at ``response.done``), the
+        arguments are validated and converted, the function runs (``async`` ones
+        on the session's I/O loop, so they must not block; sync ones in a worker
+        thread) with ``timeout`` seconds, and the result goes back as a
+        ``function_call_output`` (JSON), or ``{"error": ..., "type": ...}`` on a
+        bad argument, an exception or a timeout; then one ``response.create``
+        asks the model to go on, once no other response is active.
+        """
+
+        def register(f: Callable[..., Any]) -> Callable[..., Any]:
+            self.tools.add(f, name=name, description=description, timeout=timeout, enabled=enabled)
+            return f
+
+        if fn is None:
+            return register
+        return register(fn)
+
+    async def sync_tools(self, timeout: float | None = None) -> dict[str, Any]:
+        """Send the enabled tools now (one ``session.update``) and return the effective
+        config. Changes to :attr:`tools` are sent automatically; this waits for them."""
+        return await call_in_io_loop(
+            self._update(self._tools_session(), timeout or self.reply_timeout)
+        )
+
+    def _tools_changed(self, change: ToolChange) -> None:
+        """Registry listener (any thread): coalesce changes into one ``session.update``."""
+        if self._status not in ("connecting", "connected"):
+            return  # sent with the initial update on connect
+        with self._tools_lock:
+            if self._tools_sync_scheduled:
+                return
+            self._tools_sync_scheduled = True
+        loop = io_loop()
+        if in_io_thread():
+            loop.call_soon(self._send_tools_now)
+        else:
+            loop.call_soon_threadsafe(self._send_tools_now)
+
+    def _send_tools_now(self) -> None:
+        with self._tools_lock:
+            self._tools_sync_scheduled = False
+        if self._status != "connected" or self.config.get("type") == "transcription":
+            return
+        self._spawn(self._update(self._tools_session(), self.reply_timeout), "tools update")
+
+    def _tools_session(self) -> dict[str, Any]:
+        """A ``session.update`` body with the tools and the tool choice as set."""
+        session = self._with_registry_tools({"type": "realtime"})
+        choice = next(
+            (r["tool_choice"] for r in reversed(self.requested) if "tool_choice" in r),
+            self.config.get("tool_choice"),
+        )
+        if isinstance(choice, Mapping) and choice.get("type") == "function":
+            names = {t.get("name") for t in session["tools"]}
+            if choice.get("name") not in names:
+                # The forced tool is gone: the server would refuse the whole update.
+                self._recorder.note(
+                    TOOL_ERROR,
+                    time.monotonic(),
+                    name=choice.get("name"),
+                    error="forced tool_choice names a tool no longer enabled: sent 'auto'",
+                )
+                choice = "auto"
+        if choice is not None:
+            session["tool_choice"] = choice
+        return session
+
+    def _with_registry_tools(self, session: dict[str, Any]) -> dict[str, Any]:
+        """``session`` with its ``tools`` = the dict tools it names (remembered as the
+        session's other tools) + the registry's enabled tools (a registry tool wins over
+        a dict of the same name)."""
+        given = session.get("tools", self._raw_tools) or []
+        registry = set(self.tools.names)
+        self._raw_tools = [
+            t
+            for t in given
+            if not (
+                isinstance(t, Mapping)
+                and t.get("type", "function") == "function"
+                and t.get("name") in registry
+            )
+        ]
+        return {**session, "tools": [*self._raw_tools, *self.tools.definitions()]}
+
+    def _spawn(self, coro: Awaitable[Any], what: str) -> asyncio.Task[Any]:
+        task = asyncio.ensure_future(coro)
+        self._tool_tasks.add(task)
+
+        def done(t: asyncio.Task[Any]) -> None:
+            self._tool_tasks.discard(t)
+            exc = None if t.cancelled() else t.exception()
+            if exc is not None:
+                _log.warning("%s failed: %r", what, exc)
+                self._recorder.note(TOOL_ERROR, time.monotonic(), what=what, error=repr(exc))
+
+        task.add_done_callback(done)
+        return task
+
+    # Responses about to start (so that a tool follow-up never collides with one).
+
+    def _create_sent(self, event: Event) -> None:
+        params = event.get("response")
+        if isinstance(params, Mapping) and params.get("conversation") == "none":
+            return
+        self._creates_pending.append((event.get("event_id"), time.monotonic()))
+
+    def _track_responses(self, event: Event) -> None:
+        type_ = event.get("type")
+        pending = self._creates_pending
+        if type_ == "response.created":
+            rid = (event.get("response") or {}).get("id")
+            response = self._recorder.conversation.responses.get(rid) if rid else None
+            if pending and not (response is not None and response.out_of_band):
+                pending.pop(0)
+        elif type_ == "error":
+            err = event.get("error") or {}
+            eid = err.get("event_id") if isinstance(err, Mapping) else None
+            for i, (sent_id, _) in enumerate(pending):
+                if eid is not None and sent_id == eid:
+                    del pending[i]
+                    break
+            else:
+                if pending and isinstance(err, Mapping) and err.get("code") == ACTIVE_RESPONSE:
+                    pending.pop(0)
+        elif type_ == "response.done":
+            self._tool_calls_of(event)
+
+    def _response_starting(self) -> bool:
+        """A response is active or a ``response.create`` of ours is not answered yet."""
+        if self._recorder.conversation.active_response_id is not None:
+            return True
+        horizon = time.monotonic() - self.reply_timeout
+        self._creates_pending[:] = [p for p in self._creates_pending if p[1] >= horizon]
+        return bool(self._creates_pending)
+
+    async def _until_no_response(self, timeout: float) -> None:
+        """Wait until no in-conversation response is active or about to start."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self._response_starting():
+            left = deadline - loop.time()
+            if left <= 0:
+                raise TimeoutError(f"a response was still active after {timeout} s")
+            w = self._expect(["response.done", "response.created", "error"], None)
+            await self._await_waiter(w, left, "the end of the active response")
+
+    # Running the model's calls.
+
+    def _tool_calls_of(self, event: Event) -> None:
+        """At ``response.done``: run the function calls of registered tools."""
+        response = event.get("response")
+        if not isinstance(response, Mapping):
+            return
+        rid = response.get("id")
+        known = self._recorder.conversation.responses.get(rid) if isinstance(rid, str) else None
+        if known is not None and known.out_of_band:
+            return  # an out-of-band answer is the caller's business
+        if response.get("status") in ("cancelled", "failed"):
+            return  # interrupted: the model did not mean it (and the user spoke)
+        calls: list[Mapping[str, Any]] = []
+        for item in response.get("output") or []:
+            if not isinstance(item, Mapping) or item.get("type") != "function_call":
+                continue
+            call_id = item.get("call_id")
+            if item.get("name") not in self.tools or not isinstance(call_id, str):
+                continue  # not ours: left to hooks and send_function_output
+            if call_id in self._handled_calls or item.get("status", "completed") != "completed":
+                continue
+            self._handled_calls.add(call_id)
+            calls.append(item)
+        if calls:
+            self._spawn(self._run_tool_batch(str(rid), calls), "tool calls")
+
+    async def _run_tool_batch(self, response_id: str, calls: list[Mapping[str, Any]]) -> None:
+        outputs = await asyncio.gather(*(self._run_tool_call(c, response_id) for c in calls))
+        if self._status != "connected":
+            return
+        for call, output in zip(calls, outputs, strict=True):
+            item = ev.function_call_output_item(str(call["call_id"]), output)
+            self._enqueue(ev.conversation_item_create(item))
+        await self._respond_after_tools([str(c["call_id"]) for c in calls])
+
+    async def _run_tool_call(self, call: Mapping[str, Any], response_id: str) -> str:
+        name, call_id = str(call.get("name")), str(call.get("call_id"))
+        note: dict[str, Any] = {"name": name, "call_id": call_id, "item_id": call.get("id")}
+        self._recorder.note(
+            TOOL_CALL,
+            time.monotonic(),
+            **note,
+            response_id=response_id,
+            arguments=call.get("arguments"),
+        )
+        t0 = time.monotonic()
+        result: Any = None
+        error: dict[str, Any] | None = None
+        tool = self.tools.get(name)
+        if tool is None or not tool.enabled:
+            state = "was removed" if tool is None else "is disabled"
+            error = {"error": f"the tool {name!r} {state}", "type": "ToolUnavailable"}
+        else:
+            try:
+                result = await self._call_tool(tool, call.get("arguments"))
+            except asyncio.TimeoutError:
+                error = {
+                    "error": f"{name} did not finish within {tool.timeout:g} s",
+                    "type": "TimeoutError",
+                }
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                from .tools import ToolArgumentsError
+
+                kind = "InvalidArguments" if isinstance(exc, ToolArgumentsError) else None
+                error = {"error": str(exc) or repr(exc), "type": kind or type(exc).__name__}
+        output: str
+        if error is None:
+            try:
+                output = json.dumps(to_jsonable(result), ensure_ascii=False, default=str)
+            except (TypeError, ValueError) as exc:
+                error = {"error": f"the result is not JSON: {exc}", "type": "InvalidResult"}
+        if error is not None:
+            output = json.dumps(error, ensure_ascii=False)
+        self._recorder.note(
+            TOOL_RESULT,
+            time.monotonic(),
+            **note,
+            duration_ms=round((time.monotonic() - t0) * 1000.0, 3),
+            error=None if error is None else error["error"],
+            error_type=None if error is None else error["type"],
+            output=output if len(output) <= 2000 else output[:2000] + "…",
+        )
+        return output
+
+    @staticmethod
+    async def _call_tool(tool: Tool, arguments: Any) -> Any:
+        kwargs = tool.parse(arguments if isinstance(arguments, (str, Mapping)) else None)
+
+        async def run() -> Any:
+            if tool.is_async:
+                result = tool.fn(**kwargs)
+            else:
+                # A worker thread: a slow or blocking function never stalls the audio.
+                result = await asyncio.to_thread(tool.fn, **kwargs)
+            if inspect.isawaitable(result):
+                result = await result
+            return result
+
+        if tool.timeout is None:
+            return await run()
+        return await asyncio.wait_for(run(), tool.timeout)
+
+    async def _respond_after_tools(self, call_ids: list[str]) -> None:
+        """One ``response.create`` for a batch of outputs, when no response is active;
+        retried once if the server still had one (a VAD response that started meanwhile)."""
+        metadata = {TOOLS_KEY: "tool_outputs", "call_ids": ",".join(call_ids)[:512]}
+        for attempt in (1, 2):
+            try:
+                await self._until_no_response(max(self.reply_timeout, 60.0))
+            except TimeoutError as exc:
+                self._recorder.note(TOOL_ERROR, time.monotonic(), error=str(exc))
+                return
+            eid = ev.new_id("evt")
+
+            def ours(e: Event, eid: str = eid) -> bool:
+                return (e.get("error") or {}).get("event_id") == eid
+
+            def created(e: Event) -> bool:
+                md = (e.get("response") or {}).get("metadata")
+                return md is None or (isinstance(md, Mapping) and md.get(TOOLS_KEY) is not None)
+
+            w_created = self._expect(["response.created"], created)
+            w_error = self._expect(["error"], ours)
+            self._enqueue(ev.response_create({"metadata": metadata}, event_id=eid))
+            try:
+                first = await self._first_of([w_created, w_error], self.reply_timeout)
+            except TimeoutError:
+                return
+            if first.get("type") != "error":
+                return
+            code = (first.get("error") or {}).get("code")
+            if code != ACTIVE_RESPONSE or attempt == 2:
+                self._recorder.note(
+                    TOOL_ERROR, time.monotonic(), error=f"response.create refused: {code}"
+                )
+                return
+
+    async def _first_of(self, waiters: list[_Waiter], timeout: float | None) -> Event:
+        """The event of whichever waiter matches first; the others are dropped."""
+        try:
+            done, _ = await asyncio.wait(
+                [asyncio.shield(w.future) for w in waiters],
+                timeout=timeout,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+            if not done:
+                raise TimeoutError(f"nothing within {timeout} s")
+            return next(iter(done)).result()
+        finally:
+            for w in waiters:
+                if w in self._waiters:
+                    self._waiters.remove(w)
+                if not w.future.done():
+                    w.future.cancel()
+
+    # -- out-of-band ---------------------------------------------------------------------
+
+    async def ask_out_of_band(
+        self,
+        instructions: str,
+        *,
+        output_modalities: Sequence[str] = ("text",),
+        input: Sequence[str | Mapping[str, Any]] | None = None,
+        metadata: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+        **overrides: Any,
+    ) -> str:
+        """Ask for a response outside the conversation (``conversation: "none"``) and
+        return its text (output text, or the audio transcript).
+
+        The conversation is left untouched: nothing is added to it and the model's
+        context stays as it was. ``instructions`` is what to do ("Summarize the
+        conversation"). ``input`` replaces the context for this answer: item ids
+        (references to conversation items) and/or item dicts; None (default) lets
+        the model see the whole conversation. A unique ``metadata`` tag tells
+        parallel asks apart. Other keyword ``overrides`` go into the
+        ``response.create`` (``tool_choice`` defaults to ``"none"``: the answer is
+        text). Raises ``TimeoutError``, :class:`~realtime_widget.errors.ServerError`
+        if refused, or :class:`~realtime_widget.errors.RealtimeError` if the
+        response was cancelled or failed.
+        """
+        tag = ev.new_id("oob")
+        md = {**(metadata or {}), OOB_KEY: tag}
+        params: dict[str, Any] = {
+            "conversation": "none",
+            "instructions": instructions,
+            "output_modalities": list(output_modalities),
+            "metadata": md,
+            "tool_choice": "none",
+            **overrides,
+        }
+        if input is not None:
+            if isinstance(input, (str, Mapping)):
+                raise TypeError("input is a list of item ids and/or item dicts")
+            params["input"] = [
+                {"type": "item_reference", "id": x} if isinstance(x, str) else dict(x)
+                for x in input
+            ]
+        params = validate_response_params(params)  # a ConfigError sends nothing
+        limit = self.reply_timeout if timeout is None else timeout
+        return await call_in_io_loop(self._ask_out_of_band(params, tag, limit))
+
+    async def _ask_out_of_band(self, params: dict[str, Any], tag: str, timeout: float) -> str:
+        if self._status != "connected":
+            raise self.close_error or ConnectionClosedError(f"the session is {self._status}")
+        eid = ev.new_id("evt")
+
+        def done(e: Event) -> bool:
+            md = (e.get("response") or {}).get("metadata")
+            return isinstance(md, Mapping) and md.get(OOB_KEY) == tag
+
+        def refused(e: Event) -> bool:
+            return (e.get("error") or {}).get("event_id") == eid
+
+        waiters = [self._expect(["response.done"], done), self._expect(["error"], refused)]
+        self._enqueue(ev.response_create(params, event_id=eid))
+        try:
+            event = await self._first_of(waiters, timeout)
+        except TimeoutError:
+            raise TimeoutError(f"no out-of-band response.done within {timeout} s") from None
+        if event.get("type") == "error":
+            raise ServerError(event.get("error") or {})
+        response = event.get("response") or {}
+        status = response.get("status")
+        if status in ("cancelled", "failed"):
+            details = response.get("status_details") or {}
+            if status == "failed" and isinstance(details.get("error"), Mapping):
+                raise ServerError(dict(details["error"]))
+            raise RealtimeError(f"the out-of-band response ended {status}: {details}")
+        return self._response_text(response)
+
+    def _response_text(self, response: Mapping[str, Any]) -> str:
+        """Text or audio transcript of a response's message items."""
+        conv = self._recorder.conversation
+        texts: list[str] = []
+        for entry in response.get("output") or []:
+            if not isinstance(entry, Mapping) or entry.get("type") != "message":
+                continue
+            text = ev.text_of_content(entry.get("content") or [])
+            if not text and isinstance(entry.get("id"), str):
+                try:
+                    text = conv.item(entry["id"]).text
+                except KeyError:
+                    text = ""
+            texts.append(text)
+        return "".join(texts)
 
     # -- waiting ---------------------------------------------------------------------------
 
