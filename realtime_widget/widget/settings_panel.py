@@ -57,7 +57,7 @@ import concurrent.futures
 import json
 import threading
 import time
-from collections.abc import Callable, Generator, Iterable, Mapping
+from collections.abc import Callable, Container, Generator, Iterable, Mapping
 from dataclasses import dataclass, field
 from html import escape
 from os import PathLike
@@ -321,6 +321,20 @@ def _tool_choice_text(value: Any) -> str:
     return "auto"
 
 
+def _field_errors(key: str, value: Mapping[str, Any]) -> dict[str, str]:
+    """Validate each field of an object setting alone (with its required fields)."""
+    required = {k: v for k, v in value.items() if k in ("type", "model", "retention_ratio")}
+    errors: dict[str, str] = {}
+    for field_name, field_value in value.items():
+        try:
+            settings_to_session(**{key: {**required, field_name: field_value}})
+        except ConfigError as exc:
+            name = _control_for(exc.param)
+            if name is not None and name not in errors:
+                errors[name] = str(exc)
+    return errors
+
+
 def _voice_text(value: Any) -> str:
     if isinstance(value, Mapping):
         return str(value.get("id", ""))
@@ -373,6 +387,7 @@ class SettingsPanel(w.VBox):  # type: ignore[misc]
         self.last_error = ""
         """The last failure shown in the panel's error line ('' if none)."""
         self._tool_boxes: dict[str, w.Checkbox] = {}
+        self._tools_loaded: dict[str, bool] = {}
         self._registry_hooked = False
 
         c = self.controls = self._make_controls()
@@ -462,6 +477,9 @@ class SettingsPanel(w.VBox):  # type: ignore[misc]
         self._hook_registry()
         self._refresh_tools()
         self.revert()
+        self._show_vad_params()
+        self._show_transcription()
+        self._show_truncation()
         self._refresh_presets()
 
     # -- building ------------------------------------------------------------------
@@ -654,6 +672,8 @@ class SettingsPanel(w.VBox):  # type: ignore[misc]
                 settings_to_session(**{key: value})
             except ConfigError as exc:
                 errors[_control_for(exc.param) or key] = str(exc)
+                if isinstance(value, dict):  # each field alone: one message per control
+                    errors.update(_field_errors(key, value))
         if "tool_choice" not in errors:
             # Cross-field: a forced function must be among the tools the update leaves on.
             names = {t.get("name") for t in base.get("tools") or [] if isinstance(t, Mapping)}
@@ -866,20 +886,17 @@ class SettingsPanel(w.VBox):  # type: ignore[misc]
                     return self._started(PendingApply.done_with(result))
                 changes = self.changes(base)
                 changes.pop("tools", None)
-                self._apply_tool_states()
-                tools = self._tools_change(base)
-                if tools is not None:
-                    changes["tools"] = tools
-                if not changes:
+                toggles = self._apply_tool_states()
+                if not changes and not toggles:
                     result = ApplyResult("nothing")
                     self._finish(result)
                     return self._started(PendingApply.done_with(result))
                 if self.session.status != "connected":
-                    result = self._store_initial(changes)
+                    result = self._store_initial(changes, toggles)
                     self._finish(result)
                     return self._started(PendingApply.done_with(result))
             self.status_line.value = "<small>applying…</small>"
-            future = asyncio.run_coroutine_threadsafe(self._send(changes, base), io_loop())
+            future = asyncio.run_coroutine_threadsafe(self._send(changes, base, toggles), io_loop())
             return self._started(PendingApply(future))
         except Exception as exc:
             result = ApplyResult("failed", error=f"{type(exc).__name__}: {exc}")
@@ -890,74 +907,102 @@ class SettingsPanel(w.VBox):  # type: ignore[misc]
         self.last_apply = pending
         return pending
 
-    async def _send(self, changes: dict[str, Any], base: Mapping[str, Any]) -> ApplyResult:
-        requested = settings_to_session(**changes)
-        requested.pop("type", None)
-        # The leaves the user changed: a whole turn_detection object is sent, but the
-        # table lists only the fields that differ from before (and any the server altered).
-        asked = {c.path for c in diff_config(requested, base) if c.status != "applied"}
+    async def _send(
+        self, changes: dict[str, Any], base: Mapping[str, Any], toggles: Mapping[str, bool]
+    ) -> ApplyResult:
+        """On the I/O loop: the ``session.update``, then the tools the session syncs itself."""
         t0 = time.monotonic()
-        try:
-            effective = await self.session.update(**changes)
-        except ServerError as exc:
-            result = ApplyResult(
-                "refused",
-                sent=changes,
-                error=str(exc),
-                error_code=exc.code,
-                error_param=exc.param,
-                answer_ms=(time.monotonic() - t0) * 1000.0,
-            )
-            culprit = exc.param[len("session.") :] if exc.param else None
-            current = self.session.config or base
-            for c in diff_config(requested, current):
-                mine = culprit is not None and (
-                    c.path == culprit or c.path.startswith((culprit + ".", culprit + "["))
-                )
-                mark: FieldStatus = "refused" if mine else "not_applied"
-                message = str(exc.error.get("message") or exc) if mine else None
-                if mine or c.path in asked:
-                    result.fields.append(
-                        FieldResult(c.path, c.requested, c.effective, mark, message)
-                    )
-            if culprit is None:  # the server did not say which field: all of them
+        result = ApplyResult("applied", sent=changes)
+        effective: Mapping[str, Any] | None = None
+        if changes:
+            requested = settings_to_session(**changes)
+            requested.pop("type", None)
+            # The leaves the user changed: a whole turn_detection object is sent, but the
+            # table lists only the fields that differ from before (and any the server altered).
+            asked = {c.path for c in diff_config(requested, base) if c.status != "applied"}
+            try:
+                effective = await self.session.update(**changes)
+            except ServerError as exc:
+                self._refused(result, exc, requested, asked, base)
+            except Exception as exc:
+                result.status = "failed"
+                result.error = f"{type(exc).__name__}: {exc}"
+                self._finish(result)
+                return result
+            else:
                 result.fields = [
-                    FieldResult(f.path, f.requested, f.effective, "refused", str(exc))
-                    for f in result.fields
+                    FieldResult(c.path, c.requested, c.effective, c.status)
+                    for c in diff_config(requested, effective)
+                    if c.path in asked or c.status != "applied"
                 ]
-            self._finish(result)
-            return result
-        except Exception as exc:
-            result = ApplyResult("failed", sent=changes, error=f"{type(exc).__name__}: {exc}")
-            self._finish(result)
-            return result
-        fields = [
-            FieldResult(c.path, c.requested, c.effective, c.status)
-            for c in diff_config(requested, effective)
-            if c.path in asked or c.status != "applied"
-        ]
-        status: ApplyStatus = "applied" if all(f.status == "applied" for f in fields) else "changed"
-        result = ApplyResult(
-            status, sent=changes, fields=fields, answer_ms=(time.monotonic() - t0) * 1000.0
-        )
+        if toggles:
+            result.fields.extend(await self._tool_results(toggles))
+            effective = self.session.config if result.status != "refused" else None
+        if result.status != "refused" and any(f.status != "applied" for f in result.fields):
+            result.status = "changed"
+        result.answer_ms = (time.monotonic() - t0) * 1000.0
         self._finish(result, effective=effective)
         return result
 
-    def _store_initial(self, changes: dict[str, Any]) -> ApplyResult:
-        partial = settings_to_session(**changes)
-        initial = _initial_settings(self.session)
-        merged = merge_session(initial, partial) if initial else partial
-        _set_initial_settings(self.session, validate_session(merged))
-        fields = [
-            FieldResult(c.path, c.requested, None, "stored")
-            for c in diff_config({k: v for k, v in partial.items() if k != "type"}, partial)
+    def _refused(
+        self,
+        result: ApplyResult,
+        exc: ServerError,
+        requested: Mapping[str, Any],
+        asked: Container[str],
+        base: Mapping[str, Any],
+    ) -> None:
+        result.status = "refused"
+        result.error, result.error_code, result.error_param = str(exc), exc.code, exc.param
+        culprit = exc.param[len("session.") :] if exc.param else None
+        message = str(exc.error.get("message") or exc)
+        for c in diff_config(requested, self.session.config or base):
+            mine = culprit is None or (
+                c.path == culprit or c.path.startswith((culprit + ".", culprit + "["))
+            )
+            if mine or c.path in asked:
+                mark: FieldStatus = "refused" if mine else "not_applied"
+                result.fields.append(
+                    FieldResult(c.path, c.requested, c.effective, mark, message if mine else None)
+                )
+
+    async def _tool_results(self, toggles: Mapping[str, bool]) -> list[FieldResult]:
+        """Wait (up to 5 s) for the server's ``tools`` to show the toggled tools."""
+        deadline = time.monotonic() + 5.0
+        while True:
+            tools = self.session.config.get("tools") or []
+            names = {t.get("name") for t in tools if isinstance(t, Mapping)}
+            if all((n in names) == on for n, on in toggles.items()):
+                break
+            if time.monotonic() > deadline or self.session.status != "connected":
+                break
+            await asyncio.sleep(0.02)
+        word = {True: "enabled", False: "disabled"}
+        return [
+            FieldResult(
+                f"tools.{name}",
+                word[on],
+                word[name in names],
+                "applied" if (name in names) == on else "changed",
+            )
+            for name, on in toggles.items()
         ]
-        return ApplyResult(
-            "stored",
-            sent=changes,
-            fields=fields,
-            error=None,
-        )
+
+    def _store_initial(self, changes: dict[str, Any], toggles: Mapping[str, bool]) -> ApplyResult:
+        fields: list[FieldResult] = []
+        if changes:
+            partial = settings_to_session(**changes)
+            initial = _initial_settings(self.session)
+            merged = merge_session(initial, partial) if initial else partial
+            _set_initial_settings(self.session, validate_session(merged))
+            partial.pop("type", None)
+            fields = [
+                FieldResult(c.path, c.requested, None, "stored")
+                for c in diff_config(partial, partial)
+            ]
+        word = {True: "enabled", False: "disabled"}
+        fields += [FieldResult(f"tools.{n}", word[on], None, "stored") for n, on in toggles.items()]
+        return ApplyResult("stored", sent=changes, fields=fields)
 
     def _finish(self, result: ApplyResult, *, effective: Mapping[str, Any] | None = None) -> None:
         """Show ``result`` (any thread)."""
@@ -1035,24 +1080,20 @@ class SettingsPanel(w.VBox):  # type: ignore[misc]
         states = self._tool_states()
         return any(states.get(n) != box.value for n, box in self._tool_boxes.items())
 
-    def _tools_change(self, base: Mapping[str, Any]) -> list[dict[str, Any]] | None:
-        """After :meth:`_apply_tool_states`: the registry's definitions if they differ
-        from the effective ``tools`` (None: nothing to send, or no registry)."""
-        reg = self._registry()
-        if reg is None or not hasattr(reg, "definitions"):
-            return None
-        defs = [dict(d) for d in reg.definitions()]
-        have = base.get("tools") or []
-        return None if _same(defs, have) else defs
+    def _apply_tool_states(self) -> dict[str, bool]:
+        """Enable/disable registry tools as checked; returns the toggles made.
 
-    def _apply_tool_states(self) -> None:
+        The session sends the new ``tools`` itself (its registry listener)."""
         reg = self._registry()
         if reg is None:
-            return
+            return {}
         states = self._tool_states()
-        for name, box in self._tool_boxes.items():
-            if name in states and states[name] != box.value:
-                (reg.enable if box.value else reg.disable)(name)
+        wanted = {n: box.value for n, box in self._tool_boxes.items() if n in states}
+        toggles = {n: on for n, on in wanted.items() if states[n] != on}
+        self._tools_loaded.update(toggles)
+        for name, on in toggles.items():
+            (reg.enable if on else reg.disable)(name)
+        return toggles
 
     def _hook_registry(self) -> None:
         reg = self._registry()
@@ -1069,22 +1110,30 @@ class SettingsPanel(w.VBox):  # type: ignore[misc]
                 self._fail(f"could not show the tools: {exc!r}")
 
     def _refresh_tools(self) -> None:
+        """One checkbox per registry tool; a box the user changed keeps its value.
+
+        A tool in the effective config is marked "(on server)"."""
         with self._lock:
             self._hook_registry()
-            states = self._tool_states()
             if self._registry() is None:
                 self.tools_box.children = [
                     w.HTML("<small>this session has no tool registry (session.tools)</small>")
                 ]
                 return
+            states = self._tool_states()
+            on_server = {
+                t.get("name") for t in self.effective().get("tools") or [] if isinstance(t, Mapping)
+            }
             boxes: dict[str, w.Checkbox] = {}
             for name, on in states.items():
                 box = self._tool_boxes.get(name)
                 if box is None:
-                    box = w.Checkbox(on, description=name, indent=False)
+                    box = w.Checkbox(on, indent=False)
                     box.observe(self._on_control_change, names="value")
-                else:
-                    box.value = on
+                elif box.value == self._tools_loaded.get(name, box.value):
+                    box.value = on  # not edited: follow the registry
+                self._tools_loaded[name] = on
+                box.description = f"{name} (on server)" if name in on_server else name
                 boxes[name] = box
             self._tool_boxes = boxes
             self.tools_box.children = list(boxes.values()) or [
