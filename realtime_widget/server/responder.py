@@ -2,7 +2,11 @@
 
 :class:`EchoResponder` rules, checked in order against the context:
 
-1. the last item is a ``function_call_output`` → a sentence with the output:
+0. an out-of-band response (``conversation: "none"``) whose instructions ask
+   to summarize → a summary of the context: ``Summary of 4 items: the user said
+   "..."; tools called: get_weather; the assistant said "...".``
+1. the last item is a ``function_call_output`` → a sentence with the output of
+   every tool result since the last call turn:
    ``The get_weather tool returned: {"temp": 21}.``
 2. the session has function tools, ``tool_choice`` is not ``"none"`` and the
    last user message is text that says ``call NAME {json}`` or mentions a
@@ -40,8 +44,15 @@ class EchoResponder:
 
     def respond(self, context: ResponderContext) -> Reply:
         last = context.last_item
+        if context.out_of_band and "summar" in context.instructions.lower():
+            return Reply(text=_summary(context))
         if last is not None and last.type == "function_call_output":
-            return Reply(text=_tool_result_sentence(context, last))
+            outputs: list[ContextItem] = []
+            for item in reversed(context.items):
+                if item.type != "function_call_output":
+                    break
+                outputs.insert(0, item)
+            return Reply(text=" ".join(_tool_result_sentence(context, o) for o in outputs))
         user = context.last_user_item()
         call = self._tool_call(context, user)
         if call is not None:
@@ -107,6 +118,28 @@ def _tool_result_sentence(context: ResponderContext, output_item: ContextItem) -
         if item.type == "function_call" and item.call_id == output_item.call_id and item.name:
             name = f"the {item.name}"
     return f"{name[0].upper()}{name[1:]} tool returned: {output_item.output}."
+
+
+def _summary(context: ResponderContext) -> str:
+    items = context.items
+    if not items:
+        return "Summary: the conversation is empty."
+    said = [
+        f'"{item.text if item.text is not None else item.transcript or "(audio)"}"'
+        for item in items
+        if item.type == "message" and item.role == "user"
+    ]
+    tools = [item.name for item in items if item.type == "function_call" and item.name]
+    replies = [item for item in items if item.type == "message" and item.role == "assistant"]
+    parts = [f"Summary of {len(items)} item{'s' if len(items) != 1 else ''}"]
+    if said:
+        parts.append(f"the user said {', '.join(said)}")
+    if tools:
+        parts.append(f"tools called: {', '.join(dict.fromkeys(tools))}")
+    if replies:
+        last = replies[-1].text or replies[-1].transcript or "(audio)"
+        parts.append(f'the assistant last said "{last}"')
+    return "; ".join(parts[1:]).join([parts[0] + ": ", "."]) if len(parts) > 1 else parts[0] + "."
 
 
 _TYPE_DEFAULTS: dict[str, Any] = {
