@@ -36,9 +36,9 @@ else
 fi
 
 PY="${PYTHON:-python3}"
-echo "== installing the package with its dev extra"
+echo "== installing the package with its dev and local extras"
 # the JS step above built (or checked) the bundle: the hatch hook need not
-REALTIME_WIDGET_SKIP_JS=1 "$PY" -m pip install -q --disable-pip-version-check -e ".[dev]"
+REALTIME_WIDGET_SKIP_JS=1 "$PY" -m pip install -q --disable-pip-version-check -e ".[dev,local]"
 
 echo "== ruff"
 "$PY" -m ruff check realtime_widget tests bench

@@ -1,4 +1,5 @@
-"""``python -m realtime_widget.server [--host H] [--port P] [--pace realtime|burst]``.
+"""``python -m realtime_widget.server [--host H] [--port P] [--pace realtime|burst]
+[--engines auto|echo|offline] [--responder-url URL]``.
 
 Prints the URL, serves until Ctrl-C (or SIGTERM), then closes connections
 cleanly. :func:`run` is the entry point the package CLI wires as
@@ -35,6 +36,20 @@ def build_parser(prog: str = "python -m realtime_widget.server") -> argparse.Arg
     )
     p.add_argument("--chunk-ms", type=int, default=40, help="audio per output delta (default 40)")
     p.add_argument("--model", default="gpt-realtime-local", help="model name reported in sessions")
+    p.add_argument(
+        "--engines",
+        choices=("auto", "echo", "offline"),
+        default=None,
+        help="speech engines: offline (the `local` extra), echo, or auto (default: "
+        "$REALTIME_WIDGET_ENGINES, else offline when installed)",
+    )
+    p.add_argument(
+        "--responder-url",
+        metavar="URL",
+        help="OpenAI-compatible chat-completions endpoint for replies "
+        "(e.g. http://127.0.0.1:11434/v1); key from $REALTIME_WIDGET_RESPONDER_KEY",
+    )
+    p.add_argument("--responder-model", metavar="NAME", help="model name for --responder-url")
     p.add_argument("-v", "--verbose", action="store_true", help="log debug details")
     return p
 
@@ -47,6 +62,9 @@ async def serve_forever(
     chunk_ms: int = 40,
     model: str = "gpt-realtime-local",
     ready: asyncio.Event | None = None,
+    engines: str | None = None,
+    responder_url: str | None = None,
+    responder_model: str | None = None,
 ) -> None:
     """Serve until cancelled or SIGINT/SIGTERM; prints the URL once listening."""
     stop = asyncio.Event()
@@ -54,11 +72,22 @@ async def serve_forever(
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(sig, stop.set)  # not available on Windows / off the main thread
-    async with LocalServer(
-        host, port, pace=pace, chunk_ms=chunk_ms, model=model, record=False
-    ) as server:
+    server = LocalServer(
+        host,
+        port,
+        pace=pace,
+        chunk_ms=chunk_ms,
+        model=model,
+        record=False,
+        engines=engines,
+        responder_url=responder_url,
+        responder_model=responder_model,
+    )
+    async with server:
         print(f"realtime_widget local server listening on {server.url}", flush=True)
         print(f"engines: {server.engines.describe()}  (Ctrl-C to stop)", flush=True)
+        if server.engines.note:
+            print(server.engines.note, flush=True)
         if ready is not None:
             ready.set()
         await stop.wait()
@@ -72,11 +101,20 @@ def run(argv: Sequence[str] | None = None, prog: str = "python -m realtime_widge
     )
     try:
         asyncio.run(
-            serve_forever(args.host, args.port, args.pace, chunk_ms=args.chunk_ms, model=args.model)
+            serve_forever(
+                args.host,
+                args.port,
+                args.pace,
+                chunk_ms=args.chunk_ms,
+                model=args.model,
+                engines=args.engines,
+                responder_url=args.responder_url,
+                responder_model=args.responder_model,
+            )
         )
     except KeyboardInterrupt:
         pass
-    except OSError as exc:  # port in use, bad address
+    except (OSError, ValueError) as exc:  # port in use, bad address, missing engines
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0

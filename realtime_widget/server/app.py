@@ -108,8 +108,15 @@ class LocalServer:
     ``url = server.start_in_thread(); ...; server.stop_thread()``.
 
     * ``host``/``port``: loopback and a free port by default.
-    * ``engines``: VAD / transcriber / responder / speaker factories
-      (default: energy VAD, placeholder transcriber, echo responder, echo speaker).
+    * ``engines``: an :class:`Engines` bundle (VAD / transcriber / responder /
+      speaker factories) or ``"auto"`` / ``"offline"`` / ``"echo"``. Default
+      (None): ``$REALTIME_WIDGET_ENGINES`` or ``"auto"``: the offline speech
+      engines of the ``local`` extra when installed (WebRTC VAD, Whisper
+      tiny.en, rule replies, Piper), else the echo engines with a warning that
+      names the missing packages (:meth:`Engines.select`).
+    * ``responder_url``/``responder_model``: replies from an OpenAI-compatible
+      chat-completions endpoint (e.g. ``http://127.0.0.1:11434/v1``) instead of
+      the rule responder (offline engines only).
     * ``pace``: ``"realtime"`` paces audio deltas at playback speed (``lead_ms``
       ahead), ``"burst"`` sends them as fast as the socket takes them.
     * ``chunk_ms``: audio per ``response.output_audio.delta``.
@@ -129,7 +136,9 @@ class LocalServer:
         host: str = "127.0.0.1",
         port: int = 0,
         *,
-        engines: Engines | None = None,
+        engines: Engines | str | None = None,
+        responder_url: str | None = None,
+        responder_model: str | None = None,
         pace: Pace = "realtime",
         chunk_ms: int = 40,
         model: str = "gpt-realtime-local",
@@ -150,7 +159,15 @@ class LocalServer:
             raise ValueError(f"chunk_ms must be 10..1000, got {chunk_ms}")
         self.host = host
         self.port = port
-        self.engines = engines or Engines.default()
+        if isinstance(engines, Engines):
+            if responder_url:
+                raise ValueError("pass responder_url with engines='offline'/'auto', not Engines")
+            self.engines = engines
+        else:
+            options: dict[str, Any] = {}
+            if responder_url:
+                options = {"responder_url": responder_url, "responder_model": responder_model}
+            self.engines = Engines.select(engines, **options)
         self.options = ServerOptions(
             model=model,
             pace=pace,
@@ -202,6 +219,10 @@ class LocalServer:
         shown = f"[{self.host}]" if ":" in self.host else self.host
         self.url = f"ws://{shown}:{self.port}/v1/realtime"
         log.info("local Realtime server at %s (engines: %s)", self.url, self.engines.describe())
+        if self.engines.warmup is not None:
+            # Load models in the engine pool now, so the first turn does not pay for it.
+            warm = asyncio.get_running_loop().run_in_executor(self._executor, self.engines.warmup)
+            warm.add_done_callback(_log_warmup_failure)
         return self.url
 
     async def stop(self) -> None:
@@ -440,6 +461,11 @@ class LocalServer:
             await ws.close(4000, _BETA_MESSAGE)
         record.closed_at = time.time()
         record.close_code = ws.close_code
+
+
+def _log_warmup_failure(future: asyncio.Future[None]) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        log.error("loading the engines' models failed: %s", future.exception())
 
 
 async def _drop(ws: ServerConnection, fault: Fault) -> None:

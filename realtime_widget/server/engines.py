@@ -1,4 +1,15 @@
-"""Default engines (no extra dependency) and the :class:`Engines` bundle.
+"""Echo engines (no extra dependency) and the :class:`Engines` bundle.
+
+Which engines a server uses (:meth:`Engines.select`): ``"offline"`` is the
+real speech stack of the ``local`` extra (:mod:`.offline`), ``"echo"`` the
+dependency-free engines below, ``"auto"`` (the default) the offline engines
+when their packages import and the echo engines otherwise, with a
+fallback message naming the missing packages and the install command. The
+environment variable ``REALTIME_WIDGET_ENGINES`` (auto/echo/offline) sets the
+default for servers created without ``engines=`` (the test suite pins
+``echo`` so its tests stay deterministic).
+
+The echo engines:
 
 * VAD: :class:`~realtime_widget.server.vad.EnergyVad` (level-based).
 * Transcriber: :class:`PlaceholderTranscriber` says honestly what it got,
@@ -12,10 +23,13 @@
 
 from __future__ import annotations
 
+import logging
 import math
+import os
 import zlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
 
 import numpy as np
 
@@ -33,11 +47,23 @@ from .responder import CallableResponder, EchoResponder, ResponderFn
 from .vad import EnergyVad
 
 __all__ = [
+    "ENGINE_KINDS",
     "EchoSpeaker",
+    "EngineKind",
     "Engines",
     "PlaceholderTranscriber",
     "ToneSpeaker",
 ]
+
+
+log = logging.getLogger("realtime_widget.server")
+
+EngineKind = Literal["auto", "echo", "offline"]
+ENGINE_KINDS: tuple[str, ...] = ("auto", "echo", "offline")
+
+_ECHO_SUMMARY = (
+    "Replies are deterministic: text is echoed, audio turns are answered with the user's own audio."
+)
 
 
 class PlaceholderTranscriber:
@@ -161,21 +187,72 @@ class Engines:
     speaker: Callable[[], Speaker] = EchoSpeaker
     names: dict[str, str] = field(default_factory=dict)
     """Display names overriding the factories' own ``name`` (for ``describe``)."""
+    kind: str = "echo"
+    """``echo``, ``offline`` or ``custom``: which family the bundle is."""
+    summary: str = _ECHO_SUMMARY
+    """One sentence on what these engines do (in ``session.created``'s instructions)."""
+    note: str | None = None
+    """Why these engines and not others (e.g. the fallback message), if worth saying."""
+    warmup: Callable[[], None] | None = None
+    """Loads models ahead of the first turn (run in the engine pool when a server starts)."""
+
+    @classmethod
+    def echo(cls) -> Engines:
+        """The dependency-free engines: energy VAD, placeholder transcripts, echo replies."""
+        return cls()
+
+    @classmethod
+    def offline(cls, **options: Any) -> Engines:
+        """The offline speech engines (``local`` extra); raises ImportError if missing.
+
+        ``options`` go to :func:`realtime_widget.server.offline.offline_engines`
+        (``whisper_model``, ``piper_voice``, ``responder_url``, ``responder_model``, ...).
+        """
+        from .offline import offline_engines
+
+        return offline_engines(**options)
+
+    @classmethod
+    def select(cls, kind: str | None = None, **options: Any) -> Engines:
+        """Engines of ``kind`` (None: ``$REALTIME_WIDGET_ENGINES``, else ``"auto"``)."""
+        chosen = (kind or os.environ.get("REALTIME_WIDGET_ENGINES") or "auto").strip().lower()
+        if chosen not in ENGINE_KINDS:
+            raise ValueError(f"engines must be one of {', '.join(ENGINE_KINDS)}, got {chosen!r}")
+        if chosen == "echo":
+            if options.get("responder_url"):
+                raise ValueError("responder_url needs the offline engines (engines='offline')")
+            return cls.echo()
+        if chosen == "offline":
+            return cls.offline(**options)
+        from .offline import fallback_message, missing_modules
+
+        missing = missing_modules()
+        if not missing:
+            return cls.offline(**options)
+        note = fallback_message(missing)
+        log.warning("%s", note)
+        if options.get("responder_url"):
+            raise ImportError(f"responder_url needs the offline engines. {note}")
+        return replace(cls.echo(), note=note)
 
     @classmethod
     def default(cls) -> Engines:
-        return cls()
+        """What a server uses without ``engines=``: :meth:`select` with no kind."""
+        return cls.select()
 
     def with_responder(self, fn: ResponderFn, name: str | None = None) -> Engines:
         """A copy whose responder is ``fn(context) -> Reply | str | FunctionCall`` (sync/async)."""
         label: str = name or str(getattr(fn, "__name__", "callable"))
-        return Engines(
-            vad=self.vad,
-            transcriber=self.transcriber,
+        return replace(
+            self,
             responder=lambda: CallableResponder(fn, label),
-            speaker=self.speaker,
             names={**self.names, "responder": label},
         )
+
+    def instructions(self) -> str:
+        """The default instructions a server reports in ``session.created``."""
+        text = f"Local realtime_widget server (engines: {self.describe()}). {self.summary}"
+        return f"{text} {self.note}" if self.note else text
 
     def describe(self) -> str:
         """``vad=energy, transcriber=placeholder, responder=echo, speaker=echo``."""

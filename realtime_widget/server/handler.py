@@ -141,6 +141,14 @@ class InputBuffer:
         self.size = rest.size
         return out
 
+    def peek(self, begin: int, end: int) -> Int16Array:
+        """A copy of samples [begin, end) of the timeline, leaving the buffer as it is."""
+        data = self._array()
+        lo = min(max(begin - self.start, 0), data.size)
+        hi = min(max(end - self.start, lo), data.size)
+        out: Int16Array = data[lo:hi].copy()
+        return out
+
     def keep_last(self, samples: int, slack: int = 0) -> None:
         """Drop all but the last ``samples``, once the excess exceeds ``slack`` (amortised)."""
         if self.size > samples + slack:
@@ -186,11 +194,7 @@ class ConnectionHandler:
         self.transcriber = engines.transcriber()
         self.responder = engines.responder()
         self.speaker = engines.speaker()
-        instructions = (
-            f"Local realtime_widget server (engines: {engines.describe()}). "
-            "Replies are deterministic: text is echoed, audio turns are answered with "
-            "the user's own audio."
-        )
+        instructions = engines.instructions()
         self.session: dict[str, Any] = default_session(
             model or options.model, instructions=instructions
         )
@@ -204,8 +208,10 @@ class ConnectionHandler:
         self.timeline = 0
         self.decoder = AudioDecoder(self._input_format())
         self.turn: TurnConfig | None = TurnConfig.from_session(self._turn_detection())
+        # A transcriber with real words can judge semantic_vad turn ends (vad.py).
+        self._judged = bool(getattr(self.transcriber, "partials", False))
         self.detector: TurnDetector | None = (
-            TurnDetector(self.vad, self.turn) if self.turn else None
+            TurnDetector(self.vad, self.turn, judged=self._judged) if self.turn else None
         )
         self._speech_item: str | None = None
         self._speech_start = 0
@@ -424,7 +430,7 @@ class ConnectionHandler:
             self.detector = None
             self._speech_item = None
         elif self.detector is None or self.turn is None or self.turn.type != turn.type:
-            self.detector = TurnDetector(self.vad, turn)
+            self.detector = TurnDetector(self.vad, turn, judged=self._judged)
             self.detector.resync(self.timeline)
             self.detector.set_floor(self.buffer.start)
             self._speech_item = None
@@ -475,6 +481,10 @@ class ConnectionHandler:
     def _on_turn(self, ev: TurnEvent) -> None:
         assert self.turn is not None
         assert self.detector is not None
+        if ev.kind == "pause":
+            audio = self.buffer.peek(self._speech_start, ev.sample)
+            self._spawn(self._partial(audio, ev.sample), "partial transcript")
+            return
         if ev.kind == "start":
             self._speech_item = new_id("item")
             self._speech_start = ev.sample
@@ -551,7 +561,9 @@ class ConnectionHandler:
 
     async def _transcribe(self, item: Item, audio: Int16Array, cfg: dict[str, Any]) -> None:
         try:
-            await asyncio.sleep(self.options.transcription_delay_s)
+            if not self.responder.uses_transcripts:
+                # Beside the response, as on OpenAI; a responder that needs the words waits.
+                await asyncio.sleep(self.options.transcription_delay_s)
             request = TranscriptionRequest(
                 audio=audio,
                 model=cfg.get("model"),
@@ -599,6 +611,18 @@ class ConnectionHandler:
             )
         finally:
             self._transcriptions.pop(item.id, None)
+
+    async def _partial(self, audio: Int16Array, silence_start: int) -> None:
+        """Transcribe the turn so far for a judged semantic_vad (see vad.py)."""
+        try:
+            text = str(
+                await self.run_sync(self.transcriber.transcribe, TranscriptionRequest(audio=audio))
+            )
+        except Exception as exc:
+            log.debug("partial transcription failed: %s", exc)
+            return
+        if self.detector is not None:
+            self.detector.set_partial(text, silence_start)
 
     async def wait_transcripts(self, item_ids: list[str]) -> None:
         tasks = [self._transcriptions[i] for i in item_ids if i in self._transcriptions]

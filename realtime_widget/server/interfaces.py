@@ -27,6 +27,7 @@ __all__ = [
     "ResponderContext",
     "Speaker",
     "SpeechRequest",
+    "SpeechSegment",
     "Transcriber",
     "TranscriptionRequest",
     "Vad",
@@ -172,14 +173,33 @@ class SpeechRequest:
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class SpeechSegment:
+    """Audio of a known piece of the reply text (e.g. one sentence).
+
+    A speaker that yields these lets the server place that text's transcript
+    deltas inside exactly this audio span. The ``text`` pieces of one reply,
+    in order, must concatenate to a prefix of the reply text.
+    """
+
+    audio: Int16Array
+    text: str
+
+
 @runtime_checkable
 class Speaker(Protocol):
-    """Text to speech. ``synthesize`` is iterated in a worker thread, chunk by chunk."""
+    """Text to speech. ``synthesize`` is iterated in a worker thread, chunk by chunk.
+
+    The server asks for one chunk at a time and closes the iterator as soon as
+    the response ends (barge-in, cancel): a generator should do its work
+    after each ``yield`` so it stops at the next chunk boundary.
+    """
 
     name: str
 
-    def synthesize(self, request: SpeechRequest) -> Iterable[Int16Array]:
-        """Yield PCM16 24 kHz chunks of any size; the server re-chunks and paces them."""
+    def synthesize(self, request: SpeechRequest) -> Iterable[Int16Array | SpeechSegment]:
+        """Yield PCM16 24 kHz chunks of any size (plain or as :class:`SpeechSegment`);
+        the server re-chunks and paces them."""
         ...
 
     def estimate_ms(self, request: SpeechRequest) -> float | None:

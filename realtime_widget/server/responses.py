@@ -28,10 +28,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import collections
 import json
 import logging
 import re
-from collections.abc import Awaitable, Callable, Mapping
+import threading
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import Any, Protocol
 
 import numpy as np
@@ -41,7 +43,14 @@ from realtime_widget.protocol.events import Event, new_id
 
 from .codec import AudioEncoder
 from .conversation import Conversation, Item, estimate_text_tokens
-from .interfaces import Reply, Responder, ResponderContext, Speaker, SpeechRequest
+from .interfaces import (
+    Reply,
+    Responder,
+    ResponderContext,
+    Speaker,
+    SpeechRequest,
+    SpeechSegment,
+)
 from .options import ServerOptions
 from .responder import call_responder
 from .usage import ContextCost, Usage, audio_output_tokens, context_cost
@@ -57,6 +66,55 @@ _TEXT_DELTA_S = 0.02  # text deltas in realtime pace: ~50 words/s, like a fast m
 def split_words(text: str) -> list[str]:
     """Pieces that concatenate back to ``text``: each word with its trailing space."""
     return _WORD_RE.findall(text)
+
+
+def _placed(text: str, start_ms: float, span_ms: float) -> list[tuple[float, str]]:
+    """Words of ``text`` with start times spread over ``span_ms`` by character offset."""
+    out, offset = [], 0
+    for piece in split_words(text):
+        out.append((start_ms + offset * span_ms / max(len(text), 1), piece))
+        offset += len(piece)
+    return out
+
+
+class _Pull:
+    """Pulls a speaker's chunks one at a time (in the pool); closable from the loop.
+
+    :meth:`close` never blocks: when a pull is running in a worker, that pull
+    closes the iterator as soon as its chunk is ready, so at most the chunk
+    being computed is wasted.
+    """
+
+    def __init__(self, iterator: Iterator[Any]) -> None:
+        self._it = iterator
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def next(self) -> Any:
+        with self._lock:
+            item = None if self._closed else next(self._it, None)
+        if self._closed:
+            self._close_now()
+            return None
+        return item
+
+    def close(self) -> None:
+        self._closed = True
+        self._close_now()
+
+    def _close_now(self) -> None:
+        if not self._lock.acquire(blocking=False):
+            return  # a pull is running: it closes after its chunk
+        try:
+            close = getattr(self._it, "close", None)
+            if close is not None:
+                try:
+                    close()
+                except Exception:  # a speaker's cleanup must not break the response
+                    log.debug("closing a speaker iterator failed", exc_info=True)
+            self._it = iter(())
+        finally:
+            self._lock.release()
 
 
 def transcript_until(text: str, ms: float, total_ms: float) -> str:
@@ -388,61 +446,72 @@ class ResponseRun:
         )
         estimate = host.speaker.estimate_ms(request)
         total_ms = float(estimate) if estimate else max(300.0, len(text) * 65.0)
-        pieces = split_words(text)
-        starts, offset = [], 0
-        for piece in pieces:
-            starts.append(offset * total_ms / max(len(text), 1))
-            offset += len(piece)
-        next_piece = 0
+        # Transcript pieces with their start on the audio timeline (ms), in order.
+        schedule: collections.deque[tuple[float, str]] = collections.deque(
+            _placed(text, 0.0, total_ms)
+        )
+        segmented = False  # the speaker yields SpeechSegments: words placed per segment
+        synthesized = 0  # samples received from the speaker
         self._encoder = AudioEncoder(self.format)
         chunk = max(1, opts.chunk_ms * SAMPLE_RATE // 1000)
-        iterator = iter(await host.run_sync(host.speaker.synthesize, request))
+        pull = _Pull(iter(await host.run_sync(host.speaker.synthesize, request)))
         pending = np.zeros(0, dtype=np.int16)
         exhausted = False
         sent = 0
         t0: float | None = None
-        while True:
-            if pending.size < chunk and not exhausted:
-                nxt = await host.run_sync(next, iterator, None)
-                if nxt is None:
-                    exhausted = True
-                else:
-                    samples = as_int16(nxt)
+        try:
+            while True:
+                if pending.size < chunk and not exhausted:
+                    nxt = await host.run_sync(pull.next)
+                    if nxt is None:
+                        exhausted = True
+                        continue
+                    if isinstance(nxt, SpeechSegment):
+                        if not segmented:
+                            segmented = True
+                            schedule.clear()
+                        samples = as_int16(nxt.audio)
+                        seg_ms = samples.size * 1000 / SAMPLE_RATE
+                        schedule.extend(_placed(nxt.text, synthesized * 1000 / SAMPLE_RATE, seg_ms))
+                    else:
+                        samples = as_int16(nxt)
+                    synthesized += samples.size
                     pending = np.concatenate([pending, samples]) if pending.size else samples
-                continue
-            if pending.size == 0:
-                break
-            piece_audio, pending = pending[:chunk], pending[chunk:]
-            start_ms = sent * 1000 / SAMPLE_RATE
-            end_ms = (sent + piece_audio.size) * 1000 / SAMPLE_RATE
-            if budget is not None:
-                tokens = audio_output_tokens(end_ms) + estimate_text_tokens(self._open_text)
-                if tokens > budget:
-                    return False
-            if t0 is None:
-                t0 = loop.time()
-            if opts.pace == "realtime":
-                delay = t0 + (start_ms - opts.lead_ms) / 1000 - loop.time()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-            else:
-                await host.backpressure()
-            while next_piece < len(pieces) and starts[next_piece] < end_ms:
-                self._say(pieces[next_piece])
-                next_piece += 1
-            data = self._encoder.encode(piece_audio)
-            if self.first_audio_at is None:
-                self.first_audio_at = loop.time()
-                host.audio_emitted()
-            self._open_audio.append(piece_audio)
-            sent += piece_audio.size
-            self.audio_ms = sent * 1000 / SAMPLE_RATE
-            if data:
-                self._emit(
-                    "response.output_audio.delta",
-                    **self._ids(),
-                    delta=base64.b64encode(data).decode("ascii"),
-                )
+                    continue
+                if pending.size == 0:
+                    break
+                piece_audio, pending = pending[:chunk], pending[chunk:]
+                start_ms = sent * 1000 / SAMPLE_RATE
+                end_ms = (sent + piece_audio.size) * 1000 / SAMPLE_RATE
+                if budget is not None:
+                    tokens = audio_output_tokens(end_ms) + estimate_text_tokens(self._open_text)
+                    if tokens > budget:
+                        return False
+                if t0 is None:
+                    t0 = loop.time()
+                if opts.pace == "realtime":
+                    delay = t0 + (start_ms - opts.lead_ms) / 1000 - loop.time()
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+                else:
+                    await host.backpressure()
+                while schedule and schedule[0][0] < end_ms:
+                    self._say(schedule.popleft()[1])
+                data = self._encoder.encode(piece_audio)
+                if self.first_audio_at is None:
+                    self.first_audio_at = loop.time()
+                    host.audio_emitted()
+                self._open_audio.append(piece_audio)
+                sent += piece_audio.size
+                self.audio_ms = sent * 1000 / SAMPLE_RATE
+                if data:
+                    self._emit(
+                        "response.output_audio.delta",
+                        **self._ids(),
+                        delta=base64.b64encode(data).decode("ascii"),
+                    )
+        finally:
+            pull.close()  # barge-in / cancel: no further sentence is synthesised
         tail = self._encoder.encode(np.zeros(0, dtype=np.int16), final=True)
         if tail:
             self._emit(
@@ -450,8 +519,11 @@ class ResponseRun:
                 **self._ids(),
                 delta=base64.b64encode(tail).decode("ascii"),
             )
-        for piece in pieces[next_piece:]:
-            self._say(piece)
+        while schedule:
+            self._say(schedule.popleft()[1])
+        if self._open_text != text and text.startswith(self._open_text):
+            for piece in split_words(text[len(self._open_text) :]):
+                self._say(piece)  # a segmenting speaker left words unspoken
         return True
 
     def _close_open(self, status: str) -> None:

@@ -18,11 +18,26 @@ appended in the session):
 * speech stops after ``silence_duration_ms`` of consecutive non-speech frames;
   ``audio_end_ms`` is the end of that silence (like OpenAI, it includes it).
 
-``semantic_vad`` has no threshold or padding: it is approximated here as an
-energy VAD with threshold 0.5, 300 ms padding and a silence wait chosen from
-``eagerness`` (low 1200 ms, medium/auto 800 ms, high 500 ms). The real model
-waits up to 8/4/2 s when the user sounds unfinished; these are typical waits,
-not maxima.
+``semantic_vad`` has no threshold or padding (0.5 and 300 ms are used). The
+real one scores "has the user finished?" with a model and waits at most
+8/4/2 s (eagerness low/medium(auto)/high). Two approximations here:
+
+* **fixed waits** (any VAD, no transcriber with partials, e.g. the echo
+  engines): the turn ends after a silence chosen from ``eagerness``
+  (low 1200 ms, medium/auto 800 ms, high 500 ms);
+* **judged waits** (the offline engines, whose transcriber offers
+  ``partials``): after 200 ms of silence the detector emits a ``pause`` event;
+  the server transcribes the turn so far and hands the text back
+  (:meth:`TurnDetector.set_partial`). :func:`end_of_turn_probability` scores
+  it: terminal punctuation → likely finished; a trailing conjunction,
+  article, preposition or filler ("and", "the", "to", "um") or a comma →
+  likely unfinished; a falling level over the last voiced frames nudges
+  towards finished, a rising one away. The wait is then
+  ``early + (1 - p) · (max_wait - early)``, with ``early`` 300/500/800 ms and
+  ``max_wait`` 2000/4000/8000 ms for high/medium(auto)/low: a clear ending is
+  answered quickly, a trailing "and…" gets up to the maximum wait.
+
+Both are heuristics, not OpenAI's turn model: documented as approximations.
 """
 
 from __future__ import annotations
@@ -39,12 +54,16 @@ from realtime_widget.protocol.audio import SAMPLE_RATE, Int16Array
 from .interfaces import Vad
 
 __all__ = [
+    "PARTIAL_AFTER_MS",
+    "SEMANTIC_EARLY_MS",
+    "SEMANTIC_MAX_WAIT_MS",
     "SEMANTIC_SILENCE_MS",
     "EnergyVad",
     "TurnConfig",
     "TurnDetector",
     "TurnEvent",
     "dbfs",
+    "end_of_turn_probability",
     "threshold_to_dbfs",
 ]
 
@@ -52,6 +71,46 @@ _FLOOR_DBFS = -60.0
 _SPAN_DB = 50.0
 
 SEMANTIC_SILENCE_MS: dict[str, int] = {"low": 1200, "medium": 800, "auto": 800, "high": 500}
+SEMANTIC_EARLY_MS: dict[str, int] = {"low": 800, "medium": 500, "auto": 500, "high": 300}
+SEMANTIC_MAX_WAIT_MS: dict[str, int] = {"low": 8000, "medium": 4000, "auto": 4000, "high": 2000}
+PARTIAL_AFTER_MS = 200
+"""Silence after which a judged semantic detector asks for a partial transcript."""
+
+_CONTINUATIONS = frozenset(
+    {
+        *("and", "but", "or", "nor", "so", "because", "if", "then", "than", "which"),
+        *("who", "whose", "when", "where", "while", "the", "a", "an", "to", "of", "in"),
+        *("on", "at", "for", "with", "from", "by", "about", "into", "like", "as", "my"),
+        *("your", "our", "their", "is", "are", "was", "were", "be", "i", "we", "um"),
+        *("uh", "er", "erm", "hmm"),
+    }
+)
+_TERMINAL = (".", "!", "?")
+
+
+def end_of_turn_probability(partial: str | None, level_trend_db: float | None) -> float:
+    """How likely the user has finished (0..1), from the words so far and the level trend.
+
+    ``level_trend_db`` is the mean level of the last voiced frames minus the
+    level of the ones before (negative: trailing off).
+    """
+    p = 0.5
+    text = (partial or "").strip()
+    if text:
+        words = text.lower().rstrip(".!?,;:…\"' ").split()
+        last = words[-1].strip(".,!?;:\"'") if words else ""
+        if text.endswith(("...", "…", ",", ";", ":", "-")) or last in _CONTINUATIONS:
+            p = 0.1
+        elif text.endswith(_TERMINAL):
+            p = 0.9
+        else:
+            p = 0.6
+    if level_trend_db is not None:
+        if level_trend_db <= -3.0:
+            p += 0.1
+        elif level_trend_db >= 3.0:
+            p -= 0.1
+    return min(1.0, max(0.0, p))
 
 
 def dbfs(frame: Int16Array) -> float:
@@ -97,6 +156,8 @@ class TurnConfig:
     idle_timeout_ms: int | None = None
     create_response: bool = True
     interrupt_response: bool = True
+    eagerness: str | None = None
+    """``semantic_vad`` only: low / medium / high / auto."""
 
     @classmethod
     def from_session(cls, turn_detection: Mapping[str, Any] | None) -> TurnConfig | None:
@@ -111,6 +172,7 @@ class TurnConfig:
             return cls(
                 type="semantic_vad",
                 silence_duration_ms=SEMANTIC_SILENCE_MS.get(eagerness, 800),
+                eagerness=eagerness if eagerness in SEMANTIC_EARLY_MS else "auto",
                 create_response=create,
                 interrupt_response=interrupt,
             )
@@ -133,9 +195,11 @@ def _get(mapping: Mapping[str, Any], key: str, default: Any) -> Any:
 
 @dataclass(frozen=True)
 class TurnEvent:
-    kind: Literal["start", "stop"]
+    kind: Literal["start", "stop", "pause"]
     ms: int
-    """``audio_start_ms`` (padding included) or ``audio_end_ms`` (silence included)."""
+    """``audio_start_ms`` (padding included), ``audio_end_ms`` (silence included), or
+    for ``pause`` (judged semantic_vad: a partial transcript is wanted) where the
+    silence began."""
     sample: int
     """The same position in samples on the session timeline (exact, for slicing)."""
 
@@ -147,9 +211,23 @@ class TurnDetector:
     appended chunk and acts on the returned events in order.
     """
 
-    def __init__(self, vad: Vad, config: TurnConfig, *, min_speech_frames: int = 2) -> None:
+    def __init__(
+        self,
+        vad: Vad,
+        config: TurnConfig,
+        *,
+        min_speech_frames: int = 2,
+        judged: bool = False,
+    ) -> None:
         self.vad = vad
         self.config = config
+        self.judged = judged
+        """semantic_vad waits judged from partial transcripts (module docstring)."""
+        self.partial: str | None = None
+        self._partial_for = -1
+        self._levels: list[float] = []
+        self._silence_start = 0
+        self.last_probability: float | None = None
         self.frame = max(1, vad.frame_ms * SAMPLE_RATE // 1000)
         self.min_speech_frames = min_speech_frames
         self._pending = np.zeros(0, dtype=np.int16)
@@ -173,10 +251,40 @@ class TurnDetector:
         self._voiced_run = 0
         self._silence = 0
         self.vad.reset()
+        self._levels = []
+        self.partial = None
 
     def set_floor(self, sample: int) -> None:
         """Speech may not be reported as starting before ``sample`` (input buffer start)."""
         self._floor = sample
+
+    def set_partial(self, text: str, silence_start: int) -> None:
+        """The transcript of the turn up to the pause that began at ``silence_start``."""
+        if self.in_speech and silence_start == self._silence_start:
+            self.partial = text
+            self._partial_for = silence_start
+
+    def _judged(self) -> bool:
+        return self.judged and self.config.type == "semantic_vad"
+
+    def level_trend_db(self) -> float | None:
+        """Mean level of the last 300 ms of voiced frames minus the 600 ms before."""
+        n = max(1, 300 // self.vad.frame_ms)
+        if len(self._levels) < 3 * n:
+            return None
+        recent = self._levels[-n:]
+        before = self._levels[-3 * n : -n]
+        return sum(recent) / len(recent) - sum(before) / len(before)
+
+    def judged_wait_ms(self) -> int:
+        """The silence that ends the turn now (judged semantic_vad)."""
+        eagerness = self.config.eagerness or "auto"
+        early = SEMANTIC_EARLY_MS.get(eagerness, 500)
+        longest = SEMANTIC_MAX_WAIT_MS.get(eagerness, 4000)
+        fresh = self._partial_for == self._silence_start
+        p = end_of_turn_probability(self.partial if fresh else None, self.level_trend_db())
+        self.last_probability = p
+        return round(early + (1.0 - p) * (longest - early))
 
     def feed(self, samples: Int16Array) -> list[TurnEvent]:
         events: list[TurnEvent] = []
@@ -189,6 +297,9 @@ class TurnDetector:
             start = self.position
             self.position += self.frame
             voiced = self.vad.speech_probability(frame) > self.config.threshold
+            if voiced and self.judged:
+                self._levels.append(dbfs(frame))
+                del self._levels[:-100]
             if not self.in_speech:
                 if voiced:
                     if self._voiced_run == 0:
@@ -205,10 +316,23 @@ class TurnDetector:
                 self._silence = 0
             else:
                 self._silence += 1
-                if self._silence >= silence_frames:
+                if self._silence == 1:
+                    self._silence_start = start
+                if self._judged():
+                    silence_ms = self._silence * self.vad.frame_ms
+                    if self._silence == max(1, PARTIAL_AFTER_MS // self.vad.frame_ms):
+                        events.append(
+                            TurnEvent("pause", _ms(self._silence_start), self._silence_start)
+                        )
+                    ends = silence_ms >= self.judged_wait_ms()
+                else:
+                    ends = self._silence >= silence_frames
+                if ends:
                     self.in_speech = False
                     self._voiced_run = 0
                     self._silence = 0
+                    self._levels = []
+                    self.partial = None
                     events.append(TurnEvent("stop", _ms(self.position), self.position))
         self._pending = data[n_frames * self.frame :].copy()
         return events
