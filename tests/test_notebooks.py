@@ -23,6 +23,16 @@ EXPECTED = {
         "✗ audio.output.voice",
         "latency_ms_replay",
     ],
+    "settings_playground.ipynb": [
+        "✓ audio.input.turn_detection.silence_duration_ms = 900",
+        "out of range: 100 (allowed: integer 5000..30000)",
+        "session.update events sent meanwhile: 0",
+        "silence_duration_ms in effect: 900",
+        "refused: Cannot update a conversation's voice",
+        "session.update refused: [invalid_request_error / cannot_update_voice]",
+        "parameters shown: ['eagerness', 'create_response', 'interrupt_response']",
+        "loaded; would send: ['speed', 'turn_detection']",
+    ],
 }
 
 
