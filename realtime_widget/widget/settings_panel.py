@@ -1236,6 +1236,9 @@ class SettingsPanel(w.VBox):  # type: ignore[misc]
         self._closed = True
         for type_, hook in getattr(self, "_hooks", []):
             self.session.off(type_, hook)
+        reg = self._registry() if getattr(self, "_registry_hooked", False) else None
+        if reg is not None and hasattr(reg, "off_change"):
+            reg.off_change(self._on_tools_changed)
         super().close()
 
 

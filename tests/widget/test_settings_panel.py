@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -156,8 +157,12 @@ async def test_refused_voice_change_is_shown_with_the_server_message(
 async def test_python_side_update_appears_in_the_panel(
     session: Session, panel: SettingsPanel
 ) -> None:
+    threads: list[str] = []
+    session.on("session.updated", lambda _e: threads.append(threading.current_thread().name))
     panel.set(speed=1.2)  # an edit not applied yet
     await session.update(instructions="From Python.", silence_duration_ms=900, voice="sage")
+    assert threads == ["realtime-widget-io"]  # the panel was updated from the I/O thread
+    assert session.hook_errors == [] and panel.last_error == ""
     c = panel.controls
     assert c["instructions"].value == "From Python."
     assert c["silence_duration_ms"].value == 900
@@ -348,6 +353,10 @@ async def test_widget_with_settings(session: Session, tmp_path: Path) -> None:
         assert isinstance(both, WidgetWithSettings)
         assert both.children[0] is widget and both.children[1] is both.panel
         assert both.panel.session is session
+        assert widget.mode == "vad"
+        both.panel.set(turn_detection="off")
+        assert (await both.panel.apply()).status == "applied"
+        assert widget.mode == "ptt"  # the widget follows the session's settings
         both.panel.close()
     finally:
         widget.close()
