@@ -42,7 +42,7 @@ from .log.recorder import Recorder
 from .log.recording import Recording
 from .protocol import events as ev
 from .protocol.audio import SAMPLE_RATE, as_int16, load_audio
-from .protocol.config import settings_to_session, validate_response_params
+from .protocol.config import settings_to_session, validate_response_params, validate_session
 from .tools import Tool, ToolChange, ToolRegistry, to_jsonable
 
 if TYPE_CHECKING:
@@ -218,6 +218,17 @@ class Session:
     @property
     def recorder(self) -> Recorder:
         return self._recorder
+
+    @property
+    def initial_session(self) -> dict[str, Any] | None:
+        """The GA ``session`` object sent as one ``session.update`` right after each
+        connect (from the constructor's settings), or None. Settable before connecting
+        (validated; a :class:`~realtime_widget.errors.ConfigError` names a bad field)."""
+        return None if self._initial_session is None else dict(self._initial_session)
+
+    @initial_session.setter
+    def initial_session(self, value: Mapping[str, Any] | None) -> None:
+        self._initial_session = None if value is None else validate_session(value)
 
     @property
     def recording(self) -> Recording:

@@ -56,10 +56,11 @@ def _ga_response(response: dict[str, Any]) -> dict[str, Any]:
     """A beta ``response`` object with GA item content types and ``output_modalities``
     (the same object when nothing needs renaming)."""
     output = response.get("output")
-    new_output = [_ga_item(i) for i in output] if isinstance(output, list) else output
-    changed = isinstance(output, list) and any(
-        a is not b for a, b in zip(new_output, output, strict=True)
-    )
+    new_output: Any = output
+    changed = False
+    if isinstance(output, list):
+        new_output = [_ga_item(i) for i in output]
+        changed = any(a is not b for a, b in zip(new_output, output, strict=True))
     beta_modalities = "modalities" in response and "output_modalities" not in response
     if not changed and not beta_modalities:
         return response

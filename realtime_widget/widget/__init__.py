@@ -8,6 +8,7 @@ realtime_widget`` does not (``realtime_widget.RealtimeWidget`` and
 from __future__ import annotations
 
 from .relay import Relay
+from .settings_panel import SettingsPanel
 from .widget import RealtimeWidget, talk
 
-__all__ = ["RealtimeWidget", "Relay", "talk"]
+__all__ = ["RealtimeWidget", "Relay", "SettingsPanel", "talk"]

@@ -1258,12 +1258,11 @@ class WidgetWithSettings(w.HBox):  # type: ignore[misc]
 
 
 def _initial_settings(session: Session) -> dict[str, Any]:
-    value = getattr(session, "_initial_session", None)
-    return dict(value) if isinstance(value, dict) else {}
+    return session.initial_session or {}
 
 
 def _set_initial_settings(session: Session, value: dict[str, Any]) -> None:
-    session._initial_session = value
+    session.initial_session = value
 
 
 # ---------------------------------------------------------------------------
