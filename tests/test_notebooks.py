@@ -33,6 +33,19 @@ EXPECTED = {
         "parameters shown: ['eagerness', 'create_response', 'interrupt_response']",
         "loaded; would send: ['speed', 'turn_detection']",
     ],
+    "tools.ipynb": [
+        '"enum": [',
+        "server tools: ['get_weather', 'city_population']",
+        'The get_weather tool returned: {"city": "Oslo", "temperature": 48',
+        "The city_population tool returned: 2100000.",
+        "tool.result  get_weather",
+        '[get_weather({"city": "Oslo", "unit": "F"})]',
+        "server tools: ['city_population'] | tool_choice: auto",
+        'float division by zero", "type": "ZeroDivisionError"',
+        "'InvalidArguments'",
+        "tools called: get_weather, city_population, divide",
+        "conversation items: 22 -> 22",
+    ],
 }
 
 

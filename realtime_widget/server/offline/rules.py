@@ -5,6 +5,7 @@ transcript of their audio: the session's input transcription when enabled,
 else the responder transcribes the audio itself with the shared Whisper):
 
 1. the last item is a tool result → it is read out (as the echo responder);
+   an out-of-band request to summarize → the echo responder's summary;
 2. the session has tools → the echo responder's tool rules apply to the
    words (``call NAME {json}``, a tool's name said aloud, a forced
    ``tool_choice``), so a spoken "what's the weather, get weather" calls
@@ -88,6 +89,8 @@ class RuleResponder:
         last = context.last_item
         if last is not None and last.type == "function_call_output":
             return self._echo.respond(context)
+        if context.out_of_band and "summar" in context.instructions.lower():
+            return self._echo.respond(context)  # its out-of-band summary
         user = context.last_user_item()
         if user is None:
             return Reply(text="Are you still there? I am listening.")
