@@ -1079,6 +1079,7 @@ def main() -> None:
         action="store_true",
         help="timestamp every hop (page websocket, jupyter_server, kernel shell channel)",
     )
+    ap.add_argument("--only-barge", action="store_true", help="only the barge-in run")
     ap.add_argument("--json", type=Path, help="also write the figures here")
     args = ap.parse_args()
     reason = harness.missing_prerequisites() or audio.tools_missing()
@@ -1096,6 +1097,13 @@ def main() -> None:
         "cpus": os.cpu_count(),
         "loadavg_start": os.getloadavg(),
     }
+    if args.only_barge:
+        with harness.playwright_sync() as pw:
+            r = run_barge(pw, barge, seconds=args.barge_seconds)
+        print(f"barge-in (Lab+ext), load {os.getloadavg()}")
+        for k, v in r.items():
+            print(f"  {k:36s} {fmt(v) if isinstance(v, dict) and 'p50' in v else v}")
+        return
     if args.only_lab:
         with harness.playwright_sync() as pw:
             r = run_jupyter(
