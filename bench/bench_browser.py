@@ -97,7 +97,9 @@ SERVER_SCRIPT = (
     + r"""
 import json, sys
 from realtime_widget.server import LocalServer
-srv = LocalServer(pace="realtime", record=False)
+# the echo engines: the offline speech models (Whisper, Piper) would add their CPU to
+# the 2 cores these latency figures share; the figures are about the relay
+srv = LocalServer(pace="realtime", record=False, engines="echo")
 print(srv.start_in_thread(), flush=True)
 sys.stdin.read()
 srv.stop_thread()
