@@ -51,6 +51,9 @@ class Item:
     call_id: str | None = None
     arguments: str | None = None
     output: str | None = None
+    heard: str | None = None
+    """What the server's own transcriber heard (early transcription during the
+    end-of-turn silence); not on the wire, only a fallback transcript for responders."""
 
     def wire(self, *, audio: dict[int, str] | None = None) -> dict[str, Any]:
         """The item as sent to clients; ``audio`` = base64 strings to include, by part index."""
@@ -102,7 +105,7 @@ class Item:
             role=self.role,  # type: ignore[arg-type]
             text=self.text(),
             audio=self.all_audio(),
-            transcript=self.transcript(),
+            transcript=self.transcript() or self.heard,
             name=self.name,
             call_id=self.call_id,
             arguments=self.arguments,

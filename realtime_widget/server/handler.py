@@ -158,6 +158,11 @@ class InputBuffer:
         self.start, self._chunks, self.size = self.end, [], 0
 
 
+def _set_heard(item: Item, task: asyncio.Task[Any]) -> None:
+    if not task.cancelled() and task.exception() is None and task.result() is not None:
+        item.heard = str(task.result())
+
+
 def _ms(samples: int) -> int:
     return samples * 1000 // SAMPLE_RATE
 
@@ -215,6 +220,8 @@ class ConnectionHandler:
         )
         self._speech_item: str | None = None
         self._speech_start = 0
+        self._early: tuple[int, int, asyncio.Task[Any]] | None = None
+        self._early_gen = 0
         self.responses: dict[str, ResponseRun] = {}
         self.active: ResponseRun | None = None
         self._pending_vad_response = False
@@ -482,10 +489,16 @@ class ConnectionHandler:
         assert self.turn is not None
         assert self.detector is not None
         if ev.kind == "pause":
-            audio = self.buffer.peek(self._speech_start, ev.sample)
-            self._spawn(self._partial(audio, ev.sample), "partial transcript")
+            # Transcribe the turn so far while the silence window runs: if the turn ends
+            # at this pause, its transcript is (nearly) ready when speech_stopped is sent.
+            # (with the silence so far: Whisper hears word endings better with it).
+            audio = self.buffer.peek(self._speech_start, self.buffer.end)
+            task = self._spawn(self._partial(audio, ev.sample), "early transcript")
+            self._early = (self._speech_start, ev.sample, task)
             return
         if ev.kind == "start":
+            self._early = None
+            self._early_gen += 1  # an early pass still queued is of no use now
             self._speech_item = new_id("item")
             self._speech_start = ev.sample
             self._cancel_idle()
@@ -506,7 +519,11 @@ class ConnectionHandler:
         )
         audio = self.buffer.take(self._speech_start, ev.sample)
         self.detector.set_floor(ev.sample)
-        self._commit_audio(item_id, audio)
+        early, self._early = self._early, None
+        heard: asyncio.Task[Any] | None = None
+        if early is not None and early[0] == self._speech_start:
+            heard = early[2]  # the last pause of this turn: its transcript is the turn's
+        self._commit_audio(item_id, audio, heard)
         if self.turn.create_response and self.session.get("type") != "transcription":
             if self.active is not None:
                 self._pending_vad_response = True  # answered when the active response ends
@@ -529,7 +546,9 @@ class ConnectionHandler:
             self.detector.resync(self.timeline)
         self._commit_audio(item_id, audio)
 
-    def _commit_audio(self, item_id: str, audio: Int16Array) -> None:
+    def _commit_audio(
+        self, item_id: str, audio: Int16Array, heard: asyncio.Task[Any] | None = None
+    ) -> None:
         item = Item(
             id=item_id,
             type="message",
@@ -546,8 +565,15 @@ class ConnectionHandler:
         )
         self.emit({"type": "conversation.item.done", "previous_item_id": prev, "item": item.wire()})
         cfg = self._transcription()
+        if heard is not None:
+            heard.add_done_callback(lambda t: _set_heard(item, t))
+            if not cfg:
+                self._transcriptions[item_id] = heard  # responders that need words wait for it
+                heard.add_done_callback(lambda _t: self._transcriptions.pop(item_id, None))
         if cfg:
-            task = self._spawn(self._transcribe(item, audio, dict(cfg)), f"transcribe {item_id}")
+            task = self._spawn(
+                self._transcribe(item, audio, dict(cfg), heard), f"transcribe {item_id}"
+            )
             self._transcriptions[item_id] = task
 
     def _clear(self, event: Event) -> None:
@@ -559,7 +585,13 @@ class ConnectionHandler:
             self.detector.set_floor(self.buffer.start)
         self.emit({"type": "input_audio_buffer.cleared"})
 
-    async def _transcribe(self, item: Item, audio: Int16Array, cfg: dict[str, Any]) -> None:
+    async def _transcribe(
+        self,
+        item: Item,
+        audio: Int16Array,
+        cfg: dict[str, Any],
+        heard: asyncio.Task[Any] | None = None,
+    ) -> None:
         try:
             if not self.responder.uses_transcripts:
                 # Beside the response, as on OpenAI; a responder that needs the words waits.
@@ -570,8 +602,14 @@ class ConnectionHandler:
                 language=cfg.get("language"),
                 prompt=cfg.get("prompt"),
             )
+            early: str | None = None
+            if heard is not None:
+                early = await asyncio.shield(heard)  # the early pass heard exactly this turn
             try:
-                text = str(await self.run_sync(self.transcriber.transcribe, request))
+                if early is not None:
+                    text = early
+                else:
+                    text = str(await self.run_sync(self.transcriber.transcribe, request))
             except Exception as exc:
                 log.warning("transcription of %s failed: %s", item.id, exc)
                 self.emit(
@@ -612,17 +650,34 @@ class ConnectionHandler:
         finally:
             self._transcriptions.pop(item.id, None)
 
-    async def _partial(self, audio: Int16Array, silence_start: int) -> None:
-        """Transcribe the turn so far for a judged semantic_vad (see vad.py)."""
+    async def _partial(self, audio: Int16Array, silence_start: int) -> str | None:
+        """Transcribe the turn up to a pause (early transcript; semantic_vad's judgement)."""
+        cfg = self._transcription() or {}
+        request = TranscriptionRequest(
+            audio=audio,
+            model=cfg.get("model"),
+            language=cfg.get("language"),
+            prompt=cfg.get("prompt"),
+        )
+        self._early_gen += 1
+        gen = self._early_gen
+
+        def run() -> str | None:
+            if gen != self._early_gen:
+                return None  # a later pause superseded this one before it started
+            return str(self.transcriber.transcribe(request))
+
         try:
-            text = str(
-                await self.run_sync(self.transcriber.transcribe, TranscriptionRequest(audio=audio))
-            )
+            result = await self.run_sync(run)
         except Exception as exc:
-            log.debug("partial transcription failed: %s", exc)
-            return
+            log.debug("early transcription failed: %s", exc)
+            return None
+        if result is None:
+            return None
+        text = str(result)
         if self.detector is not None:
             self.detector.set_partial(text, silence_start)
+        return text
 
     async def wait_transcripts(self, item_ids: list[str]) -> None:
         tasks = [self._transcriptions[i] for i in item_ids if i in self._transcriptions]

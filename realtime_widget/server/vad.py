@@ -222,7 +222,8 @@ class TurnDetector:
         self.vad = vad
         self.config = config
         self.judged = judged
-        """semantic_vad waits judged from partial transcripts (module docstring)."""
+        """Emit ``pause`` events (early transcription) and, for semantic_vad, judge the
+        wait from the partial transcript (module docstring)."""
         self.partial: str | None = None
         self._partial_for = -1
         self._levels: list[float] = []
@@ -263,6 +264,18 @@ class TurnDetector:
         if self.in_speech and silence_start == self._silence_start:
             self.partial = text
             self._partial_for = silence_start
+
+    def _pause_frames(self, silence_frames: int) -> int:
+        """Silent frames before a ``pause`` event: 200 ms, or half a shorter silence window."""
+        partial = max(1, PARTIAL_AFTER_MS // self.vad.frame_ms)
+        if self.config.type == "semantic_vad":
+            return partial
+        return max(1, min(partial, silence_frames // 2))
+
+    @property
+    def silence_start(self) -> int | None:
+        """Where the current silence began (None while not in a pause of speech)."""
+        return self._silence_start if self.in_speech and self._silence else None
 
     def _judged(self) -> bool:
         return self.judged and self.config.type == "semantic_vad"
@@ -318,13 +331,10 @@ class TurnDetector:
                 self._silence += 1
                 if self._silence == 1:
                     self._silence_start = start
+                if self.judged and self._silence == self._pause_frames(silence_frames):
+                    events.append(TurnEvent("pause", _ms(self._silence_start), self._silence_start))
                 if self._judged():
-                    silence_ms = self._silence * self.vad.frame_ms
-                    if self._silence == max(1, PARTIAL_AFTER_MS // self.vad.frame_ms):
-                        events.append(
-                            TurnEvent("pause", _ms(self._silence_start), self._silence_start)
-                        )
-                    ends = silence_ms >= self.judged_wait_ms()
+                    ends = self._silence * self.vad.frame_ms >= self.judged_wait_ms()
                 else:
                     ends = self._silence >= silence_frames
                 if ends:

@@ -113,6 +113,39 @@ async def test_input_transcription_events_then_a_relevant_reply(offline: Engines
 
 
 @needs_offline
+@needs_espeak
+@pytest.mark.parametrize("transcription", [True, False])
+async def test_turn_is_transcribed_once_during_the_silence_window(
+    offline: Engines, transcription: bool
+) -> None:
+    from realtime_widget.server.offline.whisper import WhisperTranscriber
+
+    calls: list[float] = []
+
+    class Counting(WhisperTranscriber):
+        def transcribe(self, request: TranscriptionRequest) -> str:
+            calls.append(request.duration_s)
+            return super().transcribe(request)
+
+    engines = Engines.offline()
+    engines.transcriber = Counting
+    audio = np.concatenate(
+        [np.zeros(SR // 2, np.int16), espeak("what is the weather like"), np.zeros(SR, np.int16)]
+    )
+    cfg: dict[str, Any] = {"turn_detection": {"type": "server_vad", "silence_duration_ms": 600}}
+    if transcription:
+        cfg["transcription"] = {"model": "whisper-1"}
+    async with LocalServer(pace="burst", engines=engines) as srv, client(srv.url) as c:
+        await c.update({"audio": {"input": cfg}})
+        await c.append(audio)
+        events = await c.until("response.done", timeout=60)
+    # the early pass (at 200 ms of silence) is the turn's only decode; the reply used it
+    assert len(calls) == 1, calls
+    reply = next(e for e in events if e["type"] == "response.output_audio_transcript.done")
+    assert "weather" in reply["transcript"]
+
+
+@needs_offline
 async def test_transcription_failure_is_reported(tmp_path: Any) -> None:
     engines = Engines.offline(whisper_model=str(tmp_path / "missing-model"))
     audio = np.concatenate(
