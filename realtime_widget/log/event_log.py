@@ -77,6 +77,8 @@ on/off, playback started/stopped, truncate computed...)."""
 _DIRECTIONS: tuple[Direction, ...] = ("client", "server", "widget")
 _DIRECTION_CODE = {name: code for code, name in enumerate(_DIRECTIONS)}
 _ERROR_TYPES = frozenset({"error", "invalid_frame"})
+# Session notes that are errors when their ``error`` is set (a tool that raised or timed out).
+_TOOL_TYPES = frozenset({"tool.result", "tool.error"})
 
 # Kinds of storage of one event.
 _DICT, _APPEND, _DELTA = 0, 1, 2
@@ -163,18 +165,31 @@ def _object_array(values: list[Any]) -> Any:
     return out
 
 
+def _is_error(event: Event) -> bool:
+    type_ = event.get("type")
+    if type_ in _ERROR_TYPES:
+        return True
+    return type_ in _TOOL_TYPES and event.get("error") is not None
+
+
 def _error_fields(event: Event) -> tuple[str | None, str | None, str | None]:
-    """(type, code, message) of an ``error`` event or an ``invalid_frame`` entry."""
+    """(type, code, message) of an ``error`` event, an ``invalid_frame`` entry or a
+    failed tool call (type: the exception's class, e.g. ``TimeoutError``)."""
+    if event.get("type") in _TOOL_TYPES:
+        etype = event.get("error_type")
+        name = event.get("name")
+        message = str(event.get("error"))
+        return (
+            etype if isinstance(etype, str) else "tool_error",
+            None,
+            f"{name}: {message}" if isinstance(name, str) else message,
+        )
     err = event.get("error")
     if isinstance(err, dict):
         values = (err.get("type"), err.get("code"), err.get("message"))
         return tuple(v if isinstance(v, str) else None for v in values)  # type: ignore[return-value]
-    message = event.get("message") or event.get("error")
-    return (
-        str(event.get("type")),
-        None,
-        message if isinstance(message, str) else None,
-    )
+    text = event.get("message") or event.get("error")
+    return (str(event.get("type")), None, text if isinstance(text, str) else None)
 
 
 def _id_of(event: Event, key: str, parent: str) -> str | None:
@@ -539,9 +554,14 @@ class EventLog:
         return out
 
     def errors(self) -> list[LoggedEvent]:
-        """``error`` events from the server and frames that could not be parsed."""
-        codes = {self._type_codes[t] for t in _ERROR_TYPES if t in self._type_codes}
-        return [self._build(i) for i, c in enumerate(self._type) if c in codes]
+        """``error`` events from the server, frames that could not be parsed, and tool
+        calls that failed (``tool.result``/``tool.error`` notes with an ``error``)."""
+        codes = {self._type_codes[t] for t in _ERROR_TYPES | _TOOL_TYPES if t in self._type_codes}
+        out = []
+        for i, c in enumerate(self._type):
+            if c in codes and self._kind[i] == _DICT and _is_error(self._dicts[self._row[i]]):
+                out.append(self._build(i))
+        return out
 
     def counts(self) -> dict[str, int]:
         """Number of events per direction."""
@@ -639,7 +659,7 @@ class EventLog:
             ref = dict_audio.get(row)
             if ref is not None:
                 audio_ms[i] = ref.length / 24.0
-            if event.get("type") in _ERROR_TYPES:
+            if _is_error(event):
                 etype, code, message = _error_fields(event)
                 obj["error_type"][i] = etype
                 obj["error_code"][i] = code
@@ -726,7 +746,7 @@ class EventLog:
         if response_id is not None:
             mask = both(df["response_id"] == response_id)
         if errors:
-            mask = both(df["type"].isin(list(_ERROR_TYPES)))
+            mask = both(df["error_type"].notna())
         return df if mask is None else df[mask]
 
     def __repr__(self) -> str:

@@ -394,3 +394,19 @@ def test_input_timeline_arrays() -> None:
     assert list(t) == [line.t for line in appends]
     assert list(length) == [len(base64.b64decode(line.event["audio"])) // 2 for line in appends]
     assert list(start) == list(np.cumsum([0, *length[:-1]]))
+
+
+def test_failed_tool_calls_are_errors() -> None:
+    pytest.importorskip("pandas")
+    rec, _, _ = replay(load("text_turn"))
+    rec.note("tool.call", 50.0, name="get_weather", call_id="c1")
+    rec.note("tool.result", 50.1, name="get_weather", call_id="c1", error=None, output="{}")
+    rec.note("tool.call", 51.0, name="boom", call_id="c2")
+    rec.note("tool.result", 51.2, name="boom", call_id="c2", error="no", error_type="ValueError")
+    errors = rec.log.errors()
+    assert [e.type for e in errors] == ["tool.result"]
+    assert errors[0].payload["call_id"] == "c2"
+    rows = rec.log.where(errors=True)
+    assert list(rows["error_type"]) == ["ValueError"]
+    assert list(rows["error_message"]) == ["boom: no"]
+    assert "1 error, last: ValueError (boom: no)" in repr(rec.log)
