@@ -68,13 +68,14 @@ export const STYLE = `
 .rtw-root .rtw-hold.rtw-held { background: var(--rtw-accent); color: var(--rtw-on-accent); }
 .rtw-root .rtw-mute.rtw-muted { color: var(--rtw-error); border-color: var(--rtw-error); }
 .rtw-root .rtw-meter-box, .rtw-root .rtw-vol-box { display: inline-flex; align-items: center; gap: 4px; color: var(--rtw-fg2); font-size: 0.9em; }
-.rtw-root .rtw-meter { width: 80px; height: 8px; border-radius: 4px; background: var(--rtw-bg2); border: 1px solid var(--rtw-border); overflow: hidden; }
+.rtw-root .rtw-meter { contain: strict; width: 80px; height: 8px; border-radius: 4px; background: var(--rtw-bg2); border: 1px solid var(--rtw-border); overflow: hidden; }
 .rtw-root .rtw-meter-fill { height: 100%; width: 100%; background: var(--rtw-ok); transform-origin: left center; transform: scaleX(0); transition: transform 60ms linear; }
 .rtw-root .rtw-meter-fill.rtw-dim { background: var(--rtw-fg2); opacity: 0.5; }
 .rtw-root .rtw-volume { width: 90px; accent-color: var(--rtw-accent); }
 .rtw-root .rtw-notice { padding: 6px 8px; border-radius: 4px; border-left: 3px solid var(--rtw-warn); background: var(--rtw-bg2); white-space: pre-wrap; }
 .rtw-root .rtw-notice.rtw-error { border-left-color: var(--rtw-error); color: var(--rtw-error); }
 .rtw-root .rtw-transcript {
+  contain: content; /* a transcript delta relays out this box only, not the notebook */
   max-height: 280px; min-height: 48px; overflow-y: auto; padding: 4px 6px;
   border: 1px solid var(--rtw-border); border-radius: 4px; display: flex; flex-direction: column; gap: 4px;
 }
@@ -91,7 +92,7 @@ export const STYLE = `
 }
 .rtw-root .rtw-input .rtw-text:focus { outline: 1px solid var(--rtw-accent); border-color: var(--rtw-accent); }
 .rtw-root .rtw-events-box > summary { cursor: pointer; color: var(--rtw-fg2); user-select: none; }
-.rtw-root .rtw-events { max-height: 200px; overflow-y: auto; font-family: var(--rtw-mono); font-size: 0.85em; margin-top: 4px; }
+.rtw-root .rtw-events { contain: content; max-height: 200px; overflow-y: auto; font-family: var(--rtw-mono); font-size: 0.85em; margin-top: 4px; }
 .rtw-root .rtw-ev { display: grid; grid-template-columns: 7.5em 1.2em minmax(8em, 18em) 1fr; gap: 6px; white-space: nowrap; }
 .rtw-root .rtw-ev > span { overflow: hidden; text-overflow: ellipsis; }
 .rtw-root .rtw-ev-t, .rtw-root .rtw-ev-dir { color: var(--rtw-fg2); }
