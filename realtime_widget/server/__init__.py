@@ -10,15 +10,20 @@ API key and no network::
         ...  # connect a client to server.url
 
 Engines (VAD, transcription, reply, speech) are small interfaces in
-:mod:`.interfaces`; the defaults in :mod:`.engines` need no extra dependency.
+:mod:`.interfaces`. With the ``local`` extra installed the server uses the
+offline speech engines of :mod:`.offline` (WebRTC VAD, Whisper tiny.en, rule
+or chat-completions replies, Piper); otherwise the echo engines of
+:mod:`.engines`, which need no extra dependency (:meth:`Engines.select`).
 
 Behaviour choices (details in each module's docstring):
 
 * On connect only ``session.created`` is sent, as OpenAI GA does;
   ``conversation.created`` (xAI style) is opt-in (``emit_conversation_created``).
 * ``server_vad`` threshold t means "frame RMS above ``-60 + 50·t`` dBFS" on
-  20 ms frames; ``semantic_vad`` is approximated by silence waits of
-  1200/800/500 ms for eagerness low/medium(auto)/high (:mod:`.vad`).
+  20 ms frames with the energy VAD (WebRTC's verdict at 0.5 with the offline
+  one); ``semantic_vad`` is approximated by silence waits of 1200/800/500 ms
+  for eagerness low/medium(auto)/high, or, with the offline engines, by waits
+  judged from a partial transcript (at most 8/4/2 s) (:mod:`.vad`).
 * Usage is estimated deterministically: text 4 chars/token, user audio 10
   tokens/s, assistant audio 20 tokens/s, cached prefix from 1024 tokens
   (:mod:`.usage`).
@@ -42,6 +47,7 @@ from .interfaces import (
     ResponderContext,
     Speaker,
     SpeechRequest,
+    SpeechSegment,
     Transcriber,
     TranscriptionRequest,
     Vad,
@@ -71,6 +77,7 @@ __all__ = [
     "ServerOptions",
     "Speaker",
     "SpeechRequest",
+    "SpeechSegment",
     "ToneSpeaker",
     "Transcriber",
     "TranscriptionRequest",
