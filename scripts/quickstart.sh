@@ -4,5 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY="${PYTHON:-python3}"
-"$PY" -m pip install -q --disable-pip-version-check -e ".[dev]"
+"$PY" -m pip install -q --disable-pip-version-check -e ".[dev,local]"
 exec "$PY" -m realtime_widget lab "$@"
