@@ -135,7 +135,7 @@ def _browser_comm_msg(session: Any, content: dict[str, Any], buffers: list[bytes
         json.dumps(msg[k], separators=(",", ":"), default=str).encode()
         for k in ("header", "parent_header", "metadata", "content")
     ]
-    return msg, serialize_msg_to_ws_v1([*parts, *buffers], "shell")
+    return msg, serialize_msg_to_ws_v1([*parts, *buffers], "shell")  # type: ignore[no-untyped-call]
 
 
 def _kernel_status(session: Any, state: str, parent: dict[str, Any]) -> list[bytes]:
@@ -338,7 +338,7 @@ def test_real_server_forwards_no_busy_status_for_quiet_messages(tmp_path: Path) 
             while time.monotonic() < deadline and sum("idle" in v for v in seen.values()) < 2:
                 frame = ws.recv(timeout=60)
                 assert isinstance(frame, bytes)
-                channel, parts = deserialize_msg_from_ws_v1(frame)
+                channel, parts = deserialize_msg_from_ws_v1(frame)  # type: ignore[no-untyped-call]
                 header, parent = json.loads(parts[0]), json.loads(parts[1])
                 if channel == "iopub" and header["msg_type"] == "status":
                     who = ids.get(parent.get("msg_id"))
