@@ -5,10 +5,13 @@ since the log's first event, on the kernel's monotonic clock:
 
 =========================  =================================================================
 ``t_speech_started``       ``input_audio_buffer.speech_started`` reached the kernel
-``t_speech_end``           the last sample of the user's speech was appended: the server's
-                           ``audio_end_ms`` (VAD) or the end of the committed slice (manual),
-                           mapped to a time through the append log; NaN when the audio did
-                           not go through this session's appends
+``t_speech_end``           the last sample of the user's speech was appended, mapped to a
+                           time through the append log: for server VAD the server's
+                           ``audio_end_ms`` minus the ``silence_duration_ms`` then in effect
+                           (OpenAI's ``audio_end_ms`` includes that silence; semantic VAD has
+                           no fixed silence, so nothing is subtracted); for a manual turn
+                           the end of the committed slice; NaN when the audio did not go
+                           through this session's appends
 ``t_speech_stopped``       ``speech_stopped`` reached the kernel
 ``t_committed``            ``input_audio_buffer.committed`` (or the typed item's ``added``)
 ``t_response_created``     the turn's first ``response.created``
@@ -96,9 +99,42 @@ def first_played_times(log: EventLog) -> dict[str, float]:
     return out
 
 
-def _speech_end(turn: Turn, conv: Conversation, clock: InputClock) -> float:
+class SilenceAt:
+    """The server VAD's ``silence_duration_ms`` in effect at a kernel time, from the
+    ``session.created``/``session.updated`` events in the log (0 when not server_vad)."""
+
+    def __init__(self, log: EventLog) -> None:
+        self.changes: list[tuple[float, int]] = []
+        for entry in log.filter(direction="server"):
+            if entry.type not in ("session.created", "session.updated"):
+                continue
+            session = entry.payload.get("session")
+            audio = session.get("audio") if isinstance(session, dict) else None
+            inp = audio.get("input") if isinstance(audio, dict) else None
+            if not isinstance(inp, dict) or "turn_detection" not in inp:
+                continue
+            td = inp.get("turn_detection")
+            silence = 0
+            if isinstance(td, dict) and td.get("type") == "server_vad":
+                value = td.get("silence_duration_ms")
+                silence = value if isinstance(value, int) and value >= 0 else 500
+            self.changes.append((entry.t_kernel, silence))
+
+    def __call__(self, t: float | None) -> int:
+        silence = 0
+        for at, value in self.changes:
+            if t is not None and at > t:
+                break
+            silence = value
+        return silence
+
+
+def _speech_end(turn: Turn, conv: Conversation, clock: InputClock, silence_at: SilenceAt) -> float:
     if turn.audio_end_ms is not None:
-        return clock.time_of(turn.audio_end_ms * (SAMPLE_RATE // 1000))
+        end_ms = turn.audio_end_ms
+        if turn.source == "speech":
+            end_ms = max(turn.audio_start_ms or 0, end_ms - silence_at(turn.t_speech_stopped))
+        return clock.time_of(end_ms * (SAMPLE_RATE // 1000))
     if turn.item_id is not None:
         try:
             span = conv.item(turn.item_id).input_span
@@ -146,6 +182,7 @@ def turns_frame(log: EventLog, conv: Conversation) -> pd.DataFrame:
 
     t0 = log[0].t_kernel if len(log) else 0.0
     clock = InputClock(log)
+    silence_at = SilenceAt(log)
     played = first_played_times(log)
     rows: list[dict[str, Any]] = []
     for turn in conv.turns:
@@ -153,7 +190,7 @@ def turns_frame(log: EventLog, conv: Conversation) -> pd.DataFrame:
         first_played = min((played[i] for i in items if i in played), default=None)
         times = {
             "t_speech_started": _f(turn.t_speech_started),
-            "t_speech_end": _speech_end(turn, conv, clock),
+            "t_speech_end": _speech_end(turn, conv, clock, silence_at),
             "t_speech_stopped": _f(turn.t_speech_stopped),
             "t_committed": _f(turn.t_committed),
             "t_response_created": _f(turn.t_response_created),

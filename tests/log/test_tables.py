@@ -55,7 +55,17 @@ def test_vad_turn_row_is_computed_from_the_events() -> None:
     assert row["t_response_created"] == pytest.approx(created.t - t0)
     assert row["t_first_audio"] == pytest.approx(delta.t - t0)
     assert row["t_response_done"] == pytest.approx(done.t - t0)
-    end = append_end_time(lines, stopped.event["audio_end_ms"] * 24)
+    # audio_end_ms includes the VAD's silence (OpenAI's definition): the speech ended
+    # silence_duration_ms (the value in effect then) earlier.
+    configs = [
+        line.event["session"]["audio"]["input"]["turn_detection"]
+        for line in lines
+        if line.type in ("session.created", "session.updated") and line.t <= stopped.t
+    ]
+    silence = configs[-1]["silence_duration_ms"]
+    end_ms = stopped.event["audio_end_ms"] - silence
+    assert end_ms > started.event["audio_start_ms"]
+    end = append_end_time(lines, end_ms * 24)
     assert row["t_speech_end"] == pytest.approx(end - t0)
     assert row["speech_end_to_first_audio_ms"] == pytest.approx((delta.t - end) * 1000)
     assert row["vad_ms"] == pytest.approx((stopped.t - end) * 1000)
@@ -143,3 +153,24 @@ def test_empty_recording_tables() -> None:
     rec = Recording(Recorder())
     assert len(rec.turns()) == 0
     assert rec.latency()["count"].sum() == 0
+
+
+def test_silence_in_effect_follows_session_updates() -> None:
+    import json
+
+    from realtime_widget.log import Recorder
+    from realtime_widget.log.tables import SilenceAt
+
+    def session(td: object) -> dict[str, object]:
+        return {"type": "realtime", "audio": {"input": {"turn_detection": td}}}
+
+    rec = Recorder()
+    rec.receive(json.dumps({"type": "session.created", "session": session(
+        {"type": "server_vad", "silence_duration_ms": 500})}), 1.0)  # fmt: skip
+    rec.receive(json.dumps({"type": "session.updated", "session": session(
+        {"type": "server_vad", "silence_duration_ms": 900})}), 5.0)  # fmt: skip
+    rec.receive(json.dumps({"type": "session.updated", "session": session(
+        {"type": "semantic_vad", "eagerness": "low"})}), 9.0)  # fmt: skip
+    rec.receive(json.dumps({"type": "session.updated", "session": {"type": "realtime"}}), 10.0)
+    at = SilenceAt(rec.log)
+    assert [at(2.0), at(5.0), at(7.0), at(9.5), at(11.0)] == [500, 900, 900, 0, 0]
