@@ -38,6 +38,7 @@ export const STYLE = `
 .rtw-root .rtw-bar { display: flex; align-items: center; gap: 8px; flex-wrap: wrap; }
 .rtw-root .rtw-spacer { flex: 1; }
 .rtw-root .rtw-target { color: var(--rtw-fg2); font-size: 0.92em; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; max-width: 60%; }
+.rtw-root .rtw-usage { color: var(--rtw-fg2); font-size: 0.85em; white-space: nowrap; font-variant-numeric: tabular-nums; }
 .rtw-root .rtw-pill {
   display: inline-flex; align-items: center; gap: 6px;
   padding: 2px 10px; border-radius: 999px; font-weight: 600; white-space: nowrap;

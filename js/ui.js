@@ -96,6 +96,21 @@ export function splitHeard(row) {
  * @param {HTMLElement} el
  * @returns {() => void}
  */
+
+/**
+ * The session's running totals as a short label ("1,234 tok · $0.0123"); "" before any.
+ * @param {unknown} u the `usage` trait: {total_tokens, cost_usd (null when unpriced)}
+ * @returns {string}
+ */
+export function usageText(u) {
+  if (!u || typeof u !== "object") return "";
+  const o = /** @type {{total_tokens?: number, cost_usd?: number | null, responses?: number}} */ (u);
+  if (!o.responses) return "";
+  const tokens = `${Number(o.total_tokens ?? 0).toLocaleString("en-US")} tok`;
+  const cost = typeof o.cost_usd === "number" && Number.isFinite(o.cost_usd) ? ` · $${o.cost_usd.toFixed(4)}` : "";
+  return tokens + cost;
+}
+
 export function createView(hub, el) {
   const model = hub.model;
   const ac = new AbortController();
@@ -106,6 +121,7 @@ export function createView(hub, el) {
   const style = h("style", { text: STYLE });
   const pill = h("span", { class: "rtw-pill", role: "status", "aria-live": "polite" });
   const target = h("span", { class: "rtw-target" });
+  const usage = h("span", { class: "rtw-usage", title: "tokens and cost so far (response.done usage)" });
   const connectBtn = h("button", { class: "rtw-btn rtw-connect", type: "button" });
   const inFill = h("div", { class: "rtw-meter-fill" });
   const outFill = h("div", { class: "rtw-meter-fill" });
@@ -150,7 +166,7 @@ export function createView(hub, el) {
     { class: "rtw-root", tabIndex: 0, "data-lm-suppress-shortcuts": "true", "aria-label": "realtime voice widget" },
     [
       style,
-      h("div", { class: "rtw-bar" }, [pill, target, h("span", { class: "rtw-spacer" }), connectBtn]),
+      h("div", { class: "rtw-bar" }, [pill, target, h("span", { class: "rtw-spacer" }), usage, connectBtn]),
       h("div", { class: "rtw-bar rtw-controls" }, [
         h("label", { class: "rtw-meter-box" }, [h("span", { text: "mic" }), inMeter]),
         h("label", { class: "rtw-meter-box" }, [h("span", { text: "out" }), outMeter]),
@@ -178,6 +194,7 @@ export function createView(hub, el) {
     pill.textContent = STATUS_LABELS[shown] ?? shown;
     pill.dataset.status = shown;
     target.textContent = model.get("target") ? String(model.get("target")) : "";
+    usage.textContent = usageText(model.get("usage"));
     const on = hub.connected || hub.connecting;
     connectBtn.textContent = hub.connecting ? "Cancel" : on ? "Disconnect" : "Connect";
     connectBtn.title = hub.connecting ? "waiting for the microphone permission / audio start" : "";
@@ -472,7 +489,7 @@ export function createView(hub, el) {
     }
   });
   const onTrait = () => updateState();
-  const traits = ["status", "target", "last_error", "mic_status", "mic_message", "mode", "muted", "volume"];
+  const traits = ["status", "target", "last_error", "mic_status", "mic_message", "mode", "muted", "volume", "usage"];
   for (const k of traits) model.on(`change:${k}`, onTrait);
 
   updateState();

@@ -1086,6 +1086,7 @@ var STYLE = `
 .rtw-root .rtw-bar { display: flex; align-items: center; gap: 8px; flex-wrap: wrap; }
 .rtw-root .rtw-spacer { flex: 1; }
 .rtw-root .rtw-target { color: var(--rtw-fg2); font-size: 0.92em; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; max-width: 60%; }
+.rtw-root .rtw-usage { color: var(--rtw-fg2); font-size: 0.85em; white-space: nowrap; font-variant-numeric: tabular-nums; }
 .rtw-root .rtw-pill {
   display: inline-flex; align-items: center; gap: 6px;
   padding: 2px 10px; border-radius: 999px; font-weight: 600; white-space: nowrap;
@@ -1214,6 +1215,17 @@ function fmtDir(dir) {
 function splitHeard(row) {
   return [row.text ?? "", row.unheard ?? ""];
 }
+function usageText(u) {
+  if (!u || typeof u !== "object") return "";
+  const o = (
+    /** @type {{total_tokens?: number, cost_usd?: number | null, responses?: number}} */
+    u
+  );
+  if (!o.responses) return "";
+  const tokens = `${Number(o.total_tokens ?? 0).toLocaleString("en-US")} tok`;
+  const cost = typeof o.cost_usd === "number" && Number.isFinite(o.cost_usd) ? ` · $${o.cost_usd.toFixed(4)}` : "";
+  return tokens + cost;
+}
 function createView(hub2, el) {
   const model = hub2.model;
   const ac = new AbortController();
@@ -1222,6 +1234,7 @@ function createView(hub2, el) {
   const style = h("style", { text: STYLE });
   const pill = h("span", { class: "rtw-pill", role: "status", "aria-live": "polite" });
   const target = h("span", { class: "rtw-target" });
+  const usage = h("span", { class: "rtw-usage", title: "tokens and cost so far (response.done usage)" });
   const connectBtn = h("button", { class: "rtw-btn rtw-connect", type: "button" });
   const inFill = h("div", { class: "rtw-meter-fill" });
   const outFill = h("div", { class: "rtw-meter-fill" });
@@ -1265,7 +1278,7 @@ function createView(hub2, el) {
     { class: "rtw-root", tabIndex: 0, "data-lm-suppress-shortcuts": "true", "aria-label": "realtime voice widget" },
     [
       style,
-      h("div", { class: "rtw-bar" }, [pill, target, h("span", { class: "rtw-spacer" }), connectBtn]),
+      h("div", { class: "rtw-bar" }, [pill, target, h("span", { class: "rtw-spacer" }), usage, connectBtn]),
       h("div", { class: "rtw-bar rtw-controls" }, [
         h("label", { class: "rtw-meter-box" }, [h("span", { text: "mic" }), inMeter]),
         h("label", { class: "rtw-meter-box" }, [h("span", { text: "out" }), outMeter]),
@@ -1291,6 +1304,7 @@ function createView(hub2, el) {
     pill.textContent = STATUS_LABELS[shown] ?? shown;
     pill.dataset.status = shown;
     target.textContent = model.get("target") ? String(model.get("target")) : "";
+    usage.textContent = usageText(model.get("usage"));
     const on = hub2.connected || hub2.connecting;
     connectBtn.textContent = hub2.connecting ? "Cancel" : on ? "Disconnect" : "Connect";
     connectBtn.title = hub2.connecting ? "waiting for the microphone permission / audio start" : "";
@@ -1559,7 +1573,7 @@ function createView(hub2, el) {
     }
   });
   const onTrait = () => updateState();
-  const traits = ["status", "target", "last_error", "mic_status", "mic_message", "mode", "muted", "volume"];
+  const traits = ["status", "target", "last_error", "mic_status", "mic_message", "mode", "muted", "volume", "usage"];
   for (const k of traits) model.on(`change:${k}`, onTrait);
   updateState();
   renderAllRows();

@@ -36,6 +36,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from realtime_widget._loop import io_loop
 from realtime_widget.errors import ConnectionClosedError
+from realtime_widget.log.recording import Recording
+from realtime_widget.log.report import turns_html
+from realtime_widget.log.usage_table import usage_totals
 from realtime_widget.protocol import events as ev
 
 from .bargein import SAMPLES_PER_MS, BargeIn, PlaybackTracker
@@ -47,6 +50,7 @@ from .transcript import TranscriptStream, conversation_html, transcript_rows
 if TYPE_CHECKING:
     from realtime_widget.session import Session
     from realtime_widget.state.conversation import Conversation
+    from realtime_widget.state.pricing import PriceTable
 
 __all__ = [
     "AudioCoalescer",
@@ -204,6 +208,9 @@ class Relay:
         self.transcripts = TranscriptStream()
         self.digest = EventDigest()
         self.traits = TraitBatcher()
+        self.prices: PriceTable | None = None
+        """Prices for the ``usage`` trait's running cost (None: the dated defaults)."""
+        self._turns_html = ""
         self.mode = mode
         self.mode_explicit = mode_explicit
         self.status = "disconnected"
@@ -775,6 +782,7 @@ class Relay:
         )
 
     def _response_done(self, event: Message, conv: Conversation, now: float) -> None:
+        self._update_summary(now)
         resp = event.get("response")
         if not isinstance(resp, dict) or resp.get("status") != "cancelled":
             return
@@ -980,15 +988,42 @@ class Relay:
 
     def traits_now(self, values: dict[str, Any], now: float) -> None:
         """Queue trait writes; they go out now or with the next batch."""
-        out = None
+        out: dict[str, Any] = {}
         for name, value in values.items():
-            out = self.traits.set(name, value, now)
+            # A batch may flush on any of these writes: keep every flushed value.
+            flushed = self.traits.set(name, value, now)
+            if flushed:
+                out.update(flushed)
         if out:
             self._apply_traits(out)
+
+    def _update_summary(self, now: float) -> None:
+        """Live session totals (the ``usage`` trait) and the turn summary that the saved
+        ``conversation_html`` carries, after every ``response.done``."""
+        s = self.session
+        recorders = [*s.history, s.recorder]
+        totals: dict[str, Any] = {}
+        for recorder in recorders:
+            rec = Recording(recorder)
+            for key, value in usage_totals(rec.conversation, self.prices, model=rec.model).items():
+                totals[key] = totals.get(key, 0) + value
+        cost = totals.get("cost_usd")
+        if cost is not None and not math.isfinite(cost):
+            totals["cost_usd"] = None  # no price for this model: JSON has no NaN
+        try:
+            import pandas  # noqa: F401  (the turn table needs it; without it, no summary)
+        except ImportError:
+            self._turns_html = ""
+        else:
+            rec = Recording(s.recorder, history=[Recording(r) for r in s.history])
+            self._turns_html = turns_html(rec.turns())
+        self.traits_now({"usage": totals, "transcript": self._rows}, now)
 
     def _apply_traits(self, values: dict[str, Any]) -> None:
         if "transcript" in values:
             values["conversation_html"] = conversation_html(values["transcript"])
+            if self._turns_html and values["conversation_html"]:
+                values["conversation_html"] += self._turns_html
         try:
             self._set_traits(values)
         except Exception:

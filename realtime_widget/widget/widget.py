@@ -25,6 +25,7 @@ import traitlets
 from realtime_widget.log.recording import Recording
 from realtime_widget.protocol.config import SETTINGS_KEYS
 from realtime_widget.session import Session
+from realtime_widget.state.pricing import PriceTable
 
 from .relay import Relay, describe_target
 
@@ -123,6 +124,10 @@ class RealtimeWidget(anywidget.AnyWidget):
     mic_message = traitlets.Unicode("").tag(sync=True)
     transcript = traitlets.List(traitlets.Dict()).tag(sync=True)
     conversation_html = traitlets.Unicode("").tag(sync=True)
+    usage = traitlets.Dict().tag(sync=True)
+    """Session totals, updated at every ``response.done``: tokens (input/output, text,
+    audio, cached), ``responses`` and ``cost_usd`` (None when the model has no price;
+    set :attr:`prices`). Shown in the widget's top bar."""
 
     def __init__(
         self,
@@ -218,6 +223,15 @@ class RealtimeWidget(anywidget.AnyWidget):
         """Close the session, as the Disconnect button does (returns at once)."""
         relay = self._require_relay()
         relay.loop.call_soon_threadsafe(relay.disconnect)
+
+    @property
+    def prices(self) -> PriceTable | None:
+        """The price table for :attr:`usage`'s running cost (None: the dated defaults)."""
+        return self._require_relay().prices
+
+    @prices.setter
+    def prices(self, table: PriceTable | None) -> None:
+        self._require_relay().prices = table
 
     @property
     def recording(self) -> Recording:

@@ -369,3 +369,33 @@ def test_scrub() -> None:
     assert scrub("Authorization: Bearer abc.def") == "Authorization: ***"
     assert scrub("task-123456 is fine") == "task-123456 is fine"
     assert scrub("custom secret here", ("secret",)) == "custom *** here"
+
+
+def test_response_done_updates_live_usage_and_the_saved_turn_summary(h: Harness) -> None:
+    from realtime_widget.state.pricing import PriceTable
+
+    usage = {
+        "total_tokens": 120, "input_tokens": 100, "output_tokens": 20,
+        "input_token_details": {"text_tokens": 10, "audio_tokens": 90, "cached_tokens": 0},
+        "output_token_details": {"text_tokens": 5, "audio_tokens": 15},
+    }  # fmt: skip
+    h.session.feed(99.0, type="session.created", session={"type": "realtime", "model": "m-x"})
+    h.session.feed(100.0, type="conversation.item.added", item={
+        "id": "u1", "type": "message", "role": "user",
+        "content": [{"type": "input_text", "text": "hi"}]})  # fmt: skip
+    h.session.feed(100.1, type="response.created", response={"id": "r1", "status": "in_progress"})
+    done = {"id": "r1", "status": "completed", "output": [], "usage": usage}
+    h.session.feed(100.5, type="response.done", response=done)
+    h.at(101.0)
+    assert h.traits["usage"]["total_tokens"] == 120
+    assert h.traits["usage"]["responses"] == 1
+    assert h.traits["usage"]["cost_usd"] is None  # "m-x" has no price: not a made-up number
+    assert 'class="rtw-turns"' in h.traits["conversation_html"]
+    prices = PriceTable.default()
+    prices["m-x"] = prices["gpt-realtime"]
+    h.relay.prices = prices
+    h.session.feed(101.5, type="response.done", response=done)
+    h.at(102.5)
+    expected = prices.cost(usage, "m-x")
+    assert expected is not None
+    assert h.traits["usage"]["cost_usd"] == pytest.approx(expected["total"])  # one response

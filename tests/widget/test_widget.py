@@ -20,7 +20,7 @@ from realtime_widget.widget import widget as widget_module
 CONTRACT_TRAITS = {
     "status", "target", "mode", "muted", "volume", "echo_cancellation", "noise_suppression",
     "auto_gain_control", "chunk_ms", "jitter_ms", "last_error", "mic_status", "mic_message",
-    "transcript", "conversation_html",
+    "transcript", "conversation_html", "usage",
 }  # fmt: skip
 
 
@@ -41,7 +41,7 @@ def test_traits_are_the_contracts_and_synced(widgets: list[RealtimeWidget]) -> N
     assert (w.status, w.mode, w.chunk_ms, w.jitter_ms, w.volume) == (
         "disconnected", "vad", 20, 100, 1.0)  # fmt: skip
     assert w.target == "local server"
-    assert w.transcript == [] and w.conversation_html == ""
+    assert w.transcript == [] and w.conversation_html == "" and w.usage == {}
 
 
 def test_outside_a_kernel_the_comm_is_a_dummy(widgets: list[RealtimeWidget]) -> None:
