@@ -105,9 +105,10 @@ class SilenceAt:
 
     def __init__(self, log: EventLog) -> None:
         self.changes: list[tuple[float, int]] = []
-        for entry in log.filter(direction="server"):
-            if entry.type not in ("session.created", "session.updated"):
-                continue
+        entries = log.filter(type="session.created", direction="server") + log.filter(
+            type="session.updated", direction="server"
+        )
+        for entry in sorted(entries, key=lambda e: e.index):
             session = entry.payload.get("session")
             audio = session.get("audio") if isinstance(session, dict) else None
             inp = audio.get("input") if isinstance(audio, dict) else None
