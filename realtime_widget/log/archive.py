@@ -101,7 +101,11 @@ def save(recording: Recording, path: str | PathLike[str]) -> Path:
     os.close(fd)
     tmp = Path(tmp_name)
     try:
-        with zipfile.ZipFile(tmp, "w", allowZip64=True) as zf:
+        # Text members are deflated (fast level: JSON shrinks ~10 x); audio is stored
+        # (PCM barely compresses, and stored members read back without inflating).
+        with zipfile.ZipFile(
+            tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1, allowZip64=True
+        ) as zf:
             entries = [_save_connection(zf, n, rec, secrets) for n, rec in enumerate(connections)]
             from realtime_widget import __version__
 
@@ -197,7 +201,9 @@ def _event_line(entry: LoggedEvent, unknown_ids: set[int]) -> str:
 
 def _write_track(zf: zipfile.ZipFile, name: str, track: AudioTrack) -> int:
     data = track.array()
-    with zf.open(name, "w", force_zip64=True) as f:
+    # A ZipInfo of its own: stored, not deflated (the archive's default is for text).
+    info = zipfile.ZipInfo(name, date_time=time.localtime()[:6])
+    with zf.open(info, "w", force_zip64=True) as f:
         np.lib.format.write_array(f, np.ascontiguousarray(data, dtype="<i2"), allow_pickle=False)
     return len(data)
 
