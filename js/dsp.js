@@ -892,10 +892,12 @@ export class PlayerCore {
     let item = this.current;
     let played = this._pos(item);
     if (item === null) {
-      const head = this.pending[0] ?? this.segs[0];
+      const pending = this.pending[0];
+      const head = pending ?? this.segs[0];
       if (head) {
         item = head.itemId;
-        played = this.positions.get(item) ?? ("done" in head ? head.offset + head.done : head.offset);
+        // Pulled audio counts what was already output; queued audio starts at its offset.
+        played = this.positions.get(item) ?? (pending ? pending.offset + pending.done : head.offset);
       }
     }
     const mark = (/** @type {string|null} */ id) => {

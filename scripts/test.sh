@@ -23,13 +23,15 @@ fi
 # Front end (js/): build + node unit tests. The bundle is committed; in CI it
 # must already match the sources (`--check`), locally it is rebuilt.
 if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
-  echo "== js: npm ci, build, node --test"
-  [ -d node_modules/esbuild ] || npm ci --no-audit --no-fund
+  echo "== js: npm ci, build, tsc (JSDoc types), node --test"
+  { [ -d node_modules/esbuild ] && [ -d node_modules/typescript ]; } || npm ci --no-audit --no-fund
   if [ "${CI:-}" = "true" ]; then
     node js/build.mjs --check
   else
     node js/build.mjs
   fi
+  node_modules/.bin/tsc -p js            # page modules against the DOM lib
+  node_modules/.bin/tsc -p js/worklets   # the AudioWorklet processors against their scope
   node --test --test-reporter=spec js/tests/
 else
   echo "warning: node/npm missing; JS build and unit tests skipped" >&2
