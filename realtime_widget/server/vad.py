@@ -26,7 +26,7 @@ real one scores "has the user finished?" with a model and waits at most
   engines): the turn ends after a silence chosen from ``eagerness``
   (low 1200 ms, medium/auto 800 ms, high 500 ms);
 * **judged waits** (the offline engines, whose transcriber offers
-  ``partials``): after 200 ms of silence the detector emits a ``pause`` event;
+  ``partials``): after 100 ms of silence the detector emits a ``pause`` event;
   the server transcribes the turn so far and hands the text back
   (:meth:`TurnDetector.set_partial`). :func:`end_of_turn_probability` scores
   it: terminal punctuation → likely finished; a trailing conjunction,
@@ -73,8 +73,10 @@ _SPAN_DB = 50.0
 SEMANTIC_SILENCE_MS: dict[str, int] = {"low": 1200, "medium": 800, "auto": 800, "high": 500}
 SEMANTIC_EARLY_MS: dict[str, int] = {"low": 800, "medium": 500, "auto": 500, "high": 300}
 SEMANTIC_MAX_WAIT_MS: dict[str, int] = {"low": 8000, "medium": 4000, "auto": 4000, "high": 2000}
-PARTIAL_AFTER_MS = 200
-"""Silence after which a judged semantic detector asks for a partial transcript."""
+PARTIAL_AFTER_MS = 100
+"""Silence after which the detector asks for a partial (early) transcript. Whisper's
+decode costs ~600 ms whatever the length; started at 100 ms of a 500 ms window it ends
+~200 ms after ``speech_stopped`` (at 200 ms: 600 ms median first audio, bench/README)."""
 
 _CONTINUATIONS = frozenset(
     {
@@ -266,7 +268,7 @@ class TurnDetector:
             self._partial_for = silence_start
 
     def _pause_frames(self, silence_frames: int) -> int:
-        """Silent frames before a ``pause`` event: 200 ms, or half a shorter silence window."""
+        """Silent frames before a ``pause`` event: 100 ms, or half a shorter silence window."""
         partial = max(1, PARTIAL_AFTER_MS // self.vad.frame_ms)
         if self.config.type == "semantic_vad":
             return partial
