@@ -29,6 +29,7 @@ def setup_cell(
     display: str = "w",
     extra: str = "",
     server_url: str | None = None,
+    engines: str | None = None,
 ) -> str:
     """The notebook's setup cell: local server, Session, RealtimeWidget (displayed).
 
@@ -48,7 +49,11 @@ def setup_cell(
     server = (
         f"srv = None\nurl = {server_url!r}\n"
         if server_url
-        else f"srv = LocalServer(pace={pace!r})\nurl = srv.start_in_thread()\n"
+        else (
+            f"srv = LocalServer(pace={pace!r}"
+            + (f", engines={engines!r}" if engines else "")
+            + ")\nurl = srv.start_in_thread()\n"
+        )
     )
     return (
         "from realtime_widget.server import LocalServer\n"
