@@ -365,6 +365,7 @@ export class Hub {
           sample_rate: engine.sampleRate,
           mic_status: this.model.get("mic_status") ?? "off",
         });
+        this.syncClock().catch(() => {});
       } finally {
         this.connecting = false;
         this.emit("state");
@@ -472,6 +473,7 @@ export class Hub {
   ping(timeoutMs = 5000) {
     const id = `${this.viewId}-${++this.pingCount}`;
     const t0 = performance.now();
+    const sent = nowEpoch();
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pings.delete(id);
@@ -479,10 +481,30 @@ export class Hub {
       }, timeoutMs);
       this.pings.set(id, (pong) => {
         clearTimeout(timer);
-        resolve({ rtt: performance.now() - t0, pong });
+        resolve({ rtt: performance.now() - t0, pong, sent });
       });
-      this.send({ type: "ping", id, t: nowEpoch() });
+      this.send({ type: "ping", id, t: sent });
     });
+  }
+
+  /**
+   * Measure the kernel's wall clock against this page's (a remote kernel's clock may
+   * differ) and tell the kernel: a few pings, the fastest one wins (NTP-style).
+   * @param {number} [n]
+   */
+  async syncClock(n = 5) {
+    /** @type {{rtt: number, pong: any, sent: number}[]} */
+    const samples = [];
+    for (let i = 0; i < n; i++) {
+      try {
+        samples.push(/** @type {any} */ (await this.ping(2000)));
+      } catch {
+        /* a lost ping: the others decide */
+      }
+      await new Promise((r) => setTimeout(r, 30));
+    }
+    const est = clockOffset(samples.map((x) => ({ sent: x.sent, rtt: x.rtt, kernel: x.pong?.t_kernel })));
+    if (est) this.send({ type: "clock", offset_ms: est.offset, rtt_ms: est.rtt, samples: samples.length });
   }
 
   // -- views -----------------------------------------------------------------------
@@ -514,4 +536,20 @@ export class Hub {
     this.listeners.clear();
     this.pings.clear();
   }
+}
+
+/**
+ * Kernel clock minus page clock (ms) from ping samples: the sample with the smallest
+ * round trip, assuming its two legs took equally long; its `rtt` bounds the error.
+ * @param {{sent: number, rtt: number, kernel: unknown}[]} samples
+ * @returns {{offset: number, rtt: number} | null}
+ */
+export function clockOffset(samples) {
+  let best = null;
+  for (const s of samples) {
+    if (typeof s.kernel !== "number" || !Number.isFinite(s.kernel) || !(s.rtt >= 0)) continue;
+    if (best === null || s.rtt < best.rtt) best = s;
+  }
+  if (best === null) return null;
+  return { offset: /** @type {number} */ (best.kernel) - (best.sent + best.rtt / 2), rtt: best.rtt };
 }

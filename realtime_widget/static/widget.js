@@ -915,6 +915,8 @@ var Hub = class {
           sample_rate: engine.sampleRate,
           mic_status: this.model.get("mic_status") ?? "off"
         });
+        this.syncClock().catch(() => {
+        });
       } finally {
         this.connecting = false;
         this.emit("state");
@@ -1010,6 +1012,7 @@ var Hub = class {
   ping(timeoutMs = 5e3) {
     const id = `${this.viewId}-${++this.pingCount}`;
     const t0 = performance.now();
+    const sent = nowEpoch();
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pings.delete(id);
@@ -1017,10 +1020,30 @@ var Hub = class {
       }, timeoutMs);
       this.pings.set(id, (pong) => {
         clearTimeout(timer);
-        resolve({ rtt: performance.now() - t0, pong });
+        resolve({ rtt: performance.now() - t0, pong, sent });
       });
-      this.send({ type: "ping", id, t: nowEpoch() });
+      this.send({ type: "ping", id, t: sent });
     });
+  }
+  /**
+   * Measure the kernel's wall clock against this page's (a remote kernel's clock may
+   * differ) and tell the kernel: a few pings, the fastest one wins (NTP-style).
+   * @param {number} [n]
+   */
+  async syncClock(n = 5) {
+    const samples = [];
+    for (let i = 0; i < n; i++) {
+      try {
+        samples.push(
+          /** @type {any} */
+          await this.ping(2e3)
+        );
+      } catch {
+      }
+      await new Promise((r) => setTimeout(r, 30));
+    }
+    const est = clockOffset(samples.map((x) => ({ sent: x.sent, rtt: x.rtt, kernel: x.pong?.t_kernel })));
+    if (est) this.send({ type: "clock", offset_ms: est.offset, rtt_ms: est.rtt, samples: samples.length });
   }
   // -- views -----------------------------------------------------------------------
   /** @param {object} view */
@@ -1048,6 +1071,18 @@ var Hub = class {
     this.pings.clear();
   }
 };
+function clockOffset(samples) {
+  let best = null;
+  for (const s of samples) {
+    if (typeof s.kernel !== "number" || !Number.isFinite(s.kernel) || !(s.rtt >= 0)) continue;
+    if (best === null || s.rtt < best.rtt) best = s;
+  }
+  if (best === null) return null;
+  return { offset: (
+    /** @type {number} */
+    best.kernel - (best.sent + best.rtt / 2)
+  ), rtt: best.rtt };
+}
 
 // js/style.js
 var STYLE = `

@@ -208,6 +208,9 @@ class Relay:
         self.transcripts = TranscriptStream()
         self.digest = EventDigest()
         self.traits = TraitBatcher()
+        self.clock_offset_ms = 0.0
+        """Kernel wall clock minus the browser's (ms), applied to browser times when the
+        page measured a real difference (a remote browser); 0 on one host."""
         self.prices: PriceTable | None = None
         """Prices for the ``usage`` trait's running cost (None: the dated defaults)."""
         self._turns_html = ""
@@ -419,6 +422,18 @@ class Relay:
     def _on_ping(self, content: Message, now: float) -> None:
         self._emit({"type": "pong", "id": content.get("id"), "t_kernel": self._wall() * 1000.0})
 
+    def _on_clock(self, content: Message, now: float) -> None:
+        """The page measured the kernel's wall clock against its own (``hub.syncClock``).
+        Browser times are corrected by that offset only when it is larger than what the
+        measurement can tell (its round trip, at least 5 ms): on one host both read the
+        same clock, and the exact mapping stays."""
+        offset = _number(content.get("offset_ms"))
+        rtt = _number(content.get("rtt_ms"))
+        if offset is None or rtt is None or rtt < 0:
+            return
+        self.clock_offset_ms = offset if abs(offset) > max(rtt, 5.0) else 0.0
+        self._note("widget.clock", offset_ms=offset, rtt_ms=rtt, applied_ms=self.clock_offset_ms)
+
     def _on_hello(self, content: Message, now: float) -> None:
         fields = {
             k: content.get(k)
@@ -521,6 +536,7 @@ class Relay:
         "disconnect": _on_disconnect,
         "text": _on_text,
         "ping": _on_ping,
+        "clock": _on_clock,
         "hello": _on_hello,
         "log": _on_log,
         "playback": _on_playback,
@@ -1076,10 +1092,10 @@ class Relay:
 
     def _kernel_time(self, t_browser: float | None, now: float) -> float:
         """A browser epoch-ms time on the kernel's monotonic clock (same host: exact up to
-        clock reading; a remote browser's clock offset is not corrected)."""
+        clock reading; a remote browser's clock is corrected by :attr:`clock_offset_ms`)."""
         if t_browser is None:
             return now
-        t = self._clock() - (self._wall() - t_browser / 1000.0)
+        t = self._clock() - (self._wall() - (t_browser + self.clock_offset_ms) / 1000.0)
         return min(t, now) if math.isfinite(t) else now
 
     def _text(self, value: Any) -> str:

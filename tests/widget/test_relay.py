@@ -399,3 +399,20 @@ def test_response_done_updates_live_usage_and_the_saved_turn_summary(h: Harness)
     expected = prices.cost(usage, "m-x")
     assert expected is not None
     assert h.traits["usage"]["cost_usd"] == pytest.approx(expected["total"])  # one response
+
+
+def test_clock_offset_corrects_a_remote_browser_only(h: Harness) -> None:
+    wall = 1_700_000_000.0 + h.now  # the harness's kernel wall clock, in s
+    # One host: a 2 ms "offset" measured with a 3 ms round trip is noise; not applied.
+    h.post(h.now, type="clock", offset_ms=2.0, rtt_ms=3.0)
+    assert h.relay.clock_offset_ms == 0.0
+    assert h.relay._kernel_time(wall * 1000 - 250.0, h.now) == pytest.approx(h.now - 0.25)
+    # A remote browser whose clock is 5 s behind the kernel's.
+    h.post(h.now, type="clock", offset_ms=5000.0, rtt_ms=4.0)
+    assert h.relay.clock_offset_ms == 5000.0
+    browser_ms = wall * 1000 - 5000.0 - 250.0  # 250 ms ago, on the browser's clock
+    assert h.relay._kernel_time(browser_ms, h.now) == pytest.approx(h.now - 0.25)
+    notes = [e.payload for e in h.session.log.filter(type="widget.clock")]
+    assert [n["applied_ms"] for n in notes] == [0.0, 5000.0]
+    h.post(h.now, type="clock", offset_ms="x", rtt_ms=1)  # malformed: ignored
+    assert h.relay.clock_offset_ms == 5000.0
