@@ -84,6 +84,7 @@ export const STYLE = `
 .rtw-root .rtw-row { line-height: 1.45; white-space: pre-wrap; overflow-wrap: anywhere; }
 .rtw-root .rtw-who { font-weight: 600; margin-right: 6px; }
 .rtw-root .rtw-user .rtw-who { color: var(--rtw-accent); }
+.rtw-root .rtw-tool { font-family: var(--jp-code-font-family, monospace); font-size: 0.9em; opacity: 0.8; }
 .rtw-root .rtw-assistant .rtw-who { color: var(--rtw-model); }
 .rtw-root .rtw-st-in_progress .rtw-said { opacity: 0.75; }
 .rtw-root .rtw-unheard { color: var(--rtw-fg2); opacity: 0.8; }

@@ -233,9 +233,11 @@ export function createView(hub, el) {
       rowEls.set(row.item_id, div);
     }
     const user = row.role === "user";
-    div.className = `rtw-row ${user ? "rtw-user" : "rtw-assistant"} rtw-st-${row.status}`;
+    const kind = user ? "rtw-user" : row.role === "tool" ? "rtw-tool" : "rtw-assistant";
+    div.className = `rtw-row ${kind} rtw-st-${row.status}`;
     const [heard, unheard] = splitHeard(row);
-    const parts = [h("span", { class: "rtw-who", text: user ? "You" : row.role === "assistant" ? "Model" : row.role })];
+    const who = user ? "You" : row.role === "assistant" ? "Model" : row.role === "tool" ? "Tool" : row.role;
+    const parts = [h("span", { class: "rtw-who", text: who })];
     parts.push(h("span", { class: "rtw-said", text: heard }));
     if (unheard) parts.push(h("s", { class: "rtw-unheard", text: unheard, title: "not heard: cut by an interruption" }));
     div.replaceChildren(...parts);

@@ -51,22 +51,42 @@ def _assistant_row(item: Item, conv: Conversation) -> dict[str, Any]:
     }
 
 
+def _shorten(text: str, n: int = 200) -> str:
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def _tool_row(item: Item) -> dict[str, Any] | None:
+    """A function call (``name(arguments)``) or its result (``→ output``), role "tool"."""
+    if item.type == "function_call":
+        text = f"{item.name or '?'}({_shorten(item.arguments or '')})"
+        status = "completed" if item.status == "completed" else "in_progress"
+    elif item.type == "function_call_output":
+        text = f"→ {_shorten(item.output or '')}"
+        status = "completed"
+    else:
+        return None
+    return {"item_id": item.id, "role": "tool", "text": text, "unheard": "", "status": status}
+
+
 def transcript_rows(conversations: Iterable[Conversation]) -> list[dict[str, Any]]:
-    """``{item_id, role, text, unheard, status}`` per user/assistant message, in
-    conversation order, over every connection of a session (oldest first)."""
+    """``{item_id, role, text, unheard, status}`` per user/assistant message, tool call
+    and tool result, in conversation order, over every connection of a session (oldest
+    first)."""
     rows: list[dict[str, Any]] = []
     for conv in conversations:
         for item in conv.items:
             if item.type != "message":
-                continue
-            if item.role == "user":
+                row = _tool_row(item)
+                if row is not None:
+                    rows.append(row)
+            elif item.role == "user":
                 rows.append(_user_row(item))
             elif item.role == "assistant":
                 rows.append(_assistant_row(item, conv))
     return rows
 
 
-_ROLE_NAMES = {"user": "You", "assistant": "Model"}
+_ROLE_NAMES = {"user": "You", "assistant": "Model", "tool": "Tool"}
 _STYLE = (
     "font-family: var(--jp-content-font-family, sans-serif); font-size: 13px; "
     "line-height: 1.45; max-height: 24em; overflow-y: auto"

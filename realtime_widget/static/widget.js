@@ -1167,6 +1167,7 @@ var STYLE = `
 .rtw-root .rtw-row { line-height: 1.45; white-space: pre-wrap; overflow-wrap: anywhere; }
 .rtw-root .rtw-who { font-weight: 600; margin-right: 6px; }
 .rtw-root .rtw-user .rtw-who { color: var(--rtw-accent); }
+.rtw-root .rtw-tool { font-family: var(--jp-code-font-family, monospace); font-size: 0.9em; opacity: 0.8; }
 .rtw-root .rtw-assistant .rtw-who { color: var(--rtw-model); }
 .rtw-root .rtw-st-in_progress .rtw-said { opacity: 0.75; }
 .rtw-root .rtw-unheard { color: var(--rtw-fg2); opacity: 0.8; }
@@ -1374,9 +1375,11 @@ function createView(hub2, el) {
       rowEls.set(row.item_id, div);
     }
     const user = row.role === "user";
-    div.className = `rtw-row ${user ? "rtw-user" : "rtw-assistant"} rtw-st-${row.status}`;
+    const kind = user ? "rtw-user" : row.role === "tool" ? "rtw-tool" : "rtw-assistant";
+    div.className = `rtw-row ${kind} rtw-st-${row.status}`;
     const [heard, unheard] = splitHeard(row);
-    const parts = [h("span", { class: "rtw-who", text: user ? "You" : row.role === "assistant" ? "Model" : row.role })];
+    const who = user ? "You" : row.role === "assistant" ? "Model" : row.role === "tool" ? "Tool" : row.role;
+    const parts = [h("span", { class: "rtw-who", text: who })];
     parts.push(h("span", { class: "rtw-said", text: heard }));
     if (unheard) parts.push(h("s", { class: "rtw-unheard", text: unheard, title: "not heard: cut by an interruption" }));
     div.replaceChildren(...parts);

@@ -151,8 +151,12 @@ class TestPanelToolRecording:
             timeout=30,
             what="the browser played the tool result's reply",
         )
-        transcript = nb.page.locator(".rtw-root").first.inner_text()
-        assert "get_weather" in transcript
+        # The call and its result are rows of the widget's transcript.
+        tool_rows = nb.page.locator(".rtw-transcript .rtw-tool")
+        harness.poll(lambda: tool_rows.count() >= 2, timeout=30, what="tool call and result rows")
+        texts = [tool_rows.nth(i).inner_text() for i in range(tool_rows.count())]
+        assert any("get_weather(" in t and "Paris" in t for t in texts), texts
+        assert any("→" in t and "21" in t for t in texts), texts
         calls = nb.kernel_json(
             "[e.payload.get('name') for e in session.log.filter(type='tool.call')]"
         )

@@ -73,3 +73,33 @@ def test_rows_span_earlier_connections() -> None:
         _feed(rec, 0.0, type="conversation.item.added", item=item, previous_item_id=None)
     assert [r["text"] for r in transcript_rows([old.conversation, new.conversation])] == [
         "first", "second"]  # fmt: skip
+
+
+def test_tool_calls_and_results_are_rows() -> None:
+    import json
+
+    from realtime_widget.log import Recorder
+
+    rec = Recorder()
+    for t, event in enumerate(
+        [
+            {"type": "conversation.item.added", "item": {
+                "id": "u1", "type": "message", "role": "user",
+                "content": [{"type": "input_text", "text": "weather?"}]}},
+            {"type": "conversation.item.added", "item": {
+                "id": "c1", "type": "function_call", "name": "get_weather", "call_id": "k",
+                "arguments": '{"city": "Paris"}', "status": "completed"}},
+            {"type": "conversation.item.added", "item": {
+                "id": "o1", "type": "function_call_output", "call_id": "k",
+                "output": '{"temp_c": 21}'}},
+        ]
+    ):  # fmt: skip
+        rec.receive(json.dumps(event), float(t))
+    rows = transcript_rows([rec.conversation])
+    assert [(r["role"], r["text"]) for r in rows] == [
+        ("user", "weather?"),
+        ("tool", 'get_weather({"city": "Paris"})'),
+        ("tool", '→ {"temp_c": 21}'),
+    ]
+    page = conversation_html(rows)
+    assert "<b>Tool:</b> get_weather(" in page
