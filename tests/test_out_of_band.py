@@ -3,30 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
 from realtime_widget import ConfigError, Session
 from realtime_widget.errors import ServerError
-from realtime_widget.server import LocalServer
-
-
-@pytest.fixture
-async def burst_server() -> AsyncIterator[str]:
-    server = LocalServer(pace="burst")
-    url = await server.start()
-    yield url
-    await server.stop()
-
-
-@pytest.fixture
-async def rt_server() -> AsyncIterator[str]:
-    server = LocalServer(pace="realtime")
-    url = await server.start()
-    yield url
-    await server.stop()
 
 
 def snapshot(s: Session) -> list[tuple[str, str, str]]:

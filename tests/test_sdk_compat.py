@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import numpy as np
 import pytest
 
-from realtime_widget.server import LocalServer
 from tests.signals import speech_like
 
 openai = pytest.importorskip("openai")
@@ -29,11 +27,8 @@ _server_event = TypeAdapter(RealtimeServerEvent)
 
 
 @pytest.fixture
-async def server() -> AsyncIterator[str]:
-    s = LocalServer(pace="burst")
-    url = await s.start()
-    yield url
-    await s.stop()
+def server(burst_server: str) -> str:
+    return burst_server
 
 
 def _base(url: str) -> str:

@@ -6,7 +6,6 @@ import asyncio
 import base64
 import threading
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import numpy as np
@@ -15,14 +14,6 @@ import pytest
 from realtime_widget import ConfigError, ConnectionClosedError, ServerError, Session
 from realtime_widget.server import LocalServer
 from tests.signals import SR, silence, speech_like
-
-
-@pytest.fixture
-async def burst_server() -> AsyncIterator[str]:
-    server = LocalServer(pace="burst")
-    url = await server.start()
-    yield url
-    await server.stop()
 
 
 def _corr(a: np.ndarray, b: np.ndarray) -> float:

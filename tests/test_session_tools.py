@@ -6,32 +6,13 @@ import asyncio
 import json
 import threading
 import time
-from collections.abc import AsyncIterator
 from typing import Any, Literal
 
 import numpy as np
-import pytest
 
 from realtime_widget import Session
 from realtime_widget._loop import call_in_io_loop
-from realtime_widget.server import LocalServer
 from tests.signals import silence, speech_like
-
-
-@pytest.fixture
-async def burst_server() -> AsyncIterator[str]:
-    server = LocalServer(pace="burst")
-    url = await server.start()
-    yield url
-    await server.stop()
-
-
-@pytest.fixture
-async def rt_server() -> AsyncIterator[str]:
-    server = LocalServer(pace="realtime")
-    url = await server.start()
-    yield url
-    await server.stop()
 
 
 def sent(s: Session, type_: str) -> list[dict[str, Any]]:
