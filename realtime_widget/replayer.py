@@ -107,17 +107,7 @@ def _user_audio(conv: Conversation, turn: Turn) -> Int16Array:
 
 
 def _has_tool_call(conv: Conversation, turn: Turn) -> bool:
-    for rid in turn.response_ids:
-        response = conv.responses.get(rid)
-        if response is None:
-            continue
-        for iid in response.output_item_ids:
-            try:
-                if conv.item(iid).type == "function_call":
-                    return True
-            except KeyError:
-                continue
-    return False
+    return any(item.type == "function_call" for item in conv.turn_output(turn))
 
 
 def _plan(conv: Conversation, turn: Turn) -> tuple[TurnKind, Any, str]:

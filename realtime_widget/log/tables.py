@@ -158,22 +158,14 @@ def _texts(turn: Turn, conv: Conversation) -> tuple[str, str, str, list[str]]:
     said: list[str] = []
     unheard: list[str] = []
     items: list[str] = []
-    for rid in turn.response_ids:
-        response = conv.responses.get(rid)
-        if response is None:
-            continue
-        for iid in response.output_item_ids:
-            try:
-                out = conv.item(iid)
-            except KeyError:
-                continue
-            items.append(iid)
-            if out.type == "function_call":
-                said.append(f"[{out.name}({out.arguments or ''})]")
-            elif out.text:
-                said.append(out.text)
-                if out.truncated:
-                    unheard.append(out.unheard_text)
+    for out in conv.turn_output(turn):
+        items.append(out.id)
+        if out.type == "function_call":
+            said.append(f"[{out.name}({out.arguments or ''})]")
+        elif out.text:
+            said.append(out.text)
+            if out.truncated:
+                unheard.append(out.unheard_text)
     return user, " ".join(said), " ".join(u for u in unheard if u), items
 
 

@@ -663,6 +663,15 @@ class Conversation:
         """The item with this id (also deleted and out-of-band ones); KeyError if unknown."""
         return self._items[item_id]
 
+    def turn_output(self, turn: Turn) -> list[Item]:
+        """The output items of every response of ``turn``, in order (unknown ids skipped)."""
+        out: list[Item] = []
+        for rid in turn.response_ids:
+            response = self.responses.get(rid)
+            if response is not None:
+                out.extend(self._items[i] for i in response.output_item_ids if i in self._items)
+        return out
+
     def input_audio(self) -> Int16Array:
         """Everything the client appended, int16 24 kHz (read-only; a copy of the blocks)."""
         return self._input.array()

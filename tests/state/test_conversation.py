@@ -626,3 +626,14 @@ def feed_reply(
             )
         pcm = b"\1\0" * 480
         conv.feed_server(audio_delta(item_id, pcm), 1.0 + i / 100, audio=pcm)
+
+
+def test_turn_output_lists_the_items_of_every_response_of_a_turn() -> None:
+    from tests.fixtures.streams import load, replay
+
+    recorder, _, _ = replay(load("function_call"))
+    conv = recorder.conversation
+    for turn in conv.turns:
+        expected = [i for r in turn.response_ids for i in conv.responses[r].output_item_ids]
+        assert [item.id for item in conv.turn_output(turn)] == expected
+    assert any(len(t.response_ids) > 1 for t in conv.turns)  # a tool call and its answer
