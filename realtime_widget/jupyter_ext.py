@@ -75,18 +75,22 @@ def _wrap_open(original: Callable[..., Any]) -> Callable[..., Any]:
     return open
 
 
+def _find(module_name: str, class_name: str) -> Any:
+    """jupyter_server's class ``module_name.class_name``, or why it is not there (a str)."""
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        return f"{module_name} not importable ({exc})"
+    cls = getattr(module, class_name, None)
+    return f"{module_name}.{class_name} not found" if cls is None else cls
+
+
 def patch_kernel_websocket(handler_class: Any = None) -> str | None:
     """Make ``handler_class.open`` (default: jupyter_server's kernel websocket handler)
     set TCP_NODELAY. Idempotent. Returns None on success, else why nothing changed."""
-    cls = handler_class
-    if cls is None:
-        try:
-            module = importlib.import_module(_HANDLER_MODULE)
-        except ImportError as exc:
-            return f"{_HANDLER_MODULE} not importable ({exc})"
-        cls = getattr(module, _HANDLER_CLASS, None)
-        if cls is None:
-            return f"{_HANDLER_MODULE}.{_HANDLER_CLASS} not found"
+    cls = handler_class if handler_class is not None else _find(_HANDLER_MODULE, _HANDLER_CLASS)
+    if isinstance(cls, str):
+        return cls
     original = getattr(cls, "open", None)
     if not callable(original) or not callable(getattr(cls, "set_nodelay", None)):
         return f"{cls.__name__} has no open/set_nodelay"
@@ -182,15 +186,13 @@ def patch_quiet_status(connection_class: Any = None) -> str | None:
     """Make ``connection_class`` (default: jupyter_server's kernel websocket
     connection) drop the kernel's ``busy`` status about quiet widget messages.
     Idempotent. Returns None on success, else why nothing changed."""
-    cls = connection_class
-    if cls is None:
-        try:
-            module = importlib.import_module(_CONNECTION_MODULE)
-        except ImportError as exc:
-            return f"{_CONNECTION_MODULE} not importable ({exc})"
-        cls = getattr(module, _CONNECTION_CLASS, None)
-        if cls is None:
-            return f"{_CONNECTION_MODULE}.{_CONNECTION_CLASS} not found"
+    cls = (
+        connection_class
+        if connection_class is not None
+        else _find(_CONNECTION_MODULE, _CONNECTION_CLASS)
+    )
+    if isinstance(cls, str):
+        return cls
     incoming = getattr(cls, "handle_incoming_message", None)
     outgoing = getattr(cls, "handle_outgoing_message", None)
     if not callable(incoming) or not callable(outgoing):
