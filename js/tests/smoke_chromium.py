@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import http.server
 import json
+import sys
 import tempfile
 import threading
 import wave
@@ -27,19 +28,10 @@ import numpy as np
 from playwright.sync_api import sync_playwright
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+from tests.browser.harness import chromium_args  # noqa: E402  (the suite's launch flags)
+
 BUNDLE = ROOT / "realtime_widget" / "static" / "widget.js"
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--use-fake-ui-for-media-stream",
-    "--use-fake-device-for-media-stream",
-]
 
 PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>rtw smoke</title>
 <style>
@@ -153,7 +145,7 @@ def main() -> int:
     with sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path="/usr/bin/chromium",
-            args=[*FLAGS, f"--use-file-for-fake-audio-capture={wav}"],
+            args=chromium_args(wav=wav),
         )
         pg = browser.new_page(viewport={"width": 1000, "height": 900})
         logs: list[str] = []
