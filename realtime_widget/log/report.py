@@ -124,8 +124,9 @@ def _ms(value: Any) -> str:
 
 
 def _clip(text: Any, n: int = 80) -> str:
+    """A table cell's text, shortened and escaped (a missing value is empty)."""
     s = "" if text is None or (isinstance(text, float) and math.isnan(text)) else str(text)
-    return html.escape(s if len(s) <= n else s[: n - 1] + "…")
+    return html.escape(_shorten(s, n))
 
 
 def turns_html(turns: pd.DataFrame) -> str:
