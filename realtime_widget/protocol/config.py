@@ -61,6 +61,7 @@ __all__ = [
     "merge_session",
     "settings_to_session",
     "unknown_fields",
+    "unknown_keyword_hints",
     "unknown_response_fields",
     "validate_response_params",
     "validate_session",
@@ -1019,15 +1020,22 @@ def _put(target: dict[str, Any], keys: Sequence[str], value: Any, keyword: str) 
     node[last] = value
 
 
+def unknown_keyword_hints(bad: Iterable[str], known: Sequence[str]) -> list[str]:
+    """``'voise' (did you mean 'voice'?)`` for each unknown keyword: close matches among
+    ``known``, or "no close match"."""
+    hints = []
+    for key in bad:
+        close = difflib.get_close_matches(key, known, n=3, cutoff=0.6)
+        hint = f"did you mean {' or '.join(repr(c) for c in close)}?" if close else "no close match"
+        hints.append(f"{key!r} ({hint})")
+    return hints
+
+
 def _check_keywords(settings: Mapping[str, Any]) -> None:
     bad = [k for k in settings if k not in SETTINGS_KEYS]
     if not bad:
         return
-    hints = []
-    for key in bad:
-        close = difflib.get_close_matches(key, SETTINGS_KEYS, n=3, cutoff=0.6)
-        hint = f"did you mean {' or '.join(repr(c) for c in close)}?" if close else "no close match"
-        hints.append(f"{key!r} ({hint})")
+    hints = unknown_keyword_hints(bad, SETTINGS_KEYS)
     raise TypeError(
         f"unexpected session setting(s): {', '.join(hints)}. Accepted: {', '.join(SETTINGS_KEYS)}"
     )

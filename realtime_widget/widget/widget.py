@@ -12,7 +12,6 @@ message or repr of the widget carries it (``target`` shows ``session.url``).
 from __future__ import annotations
 
 import asyncio
-import difflib
 import inspect
 import os
 import time
@@ -23,7 +22,7 @@ import anywidget
 import traitlets
 
 from realtime_widget.log.recording import Recording
-from realtime_widget.protocol.config import SETTINGS_KEYS
+from realtime_widget.protocol.config import SETTINGS_KEYS, unknown_keyword_hints
 from realtime_widget.session import Session
 from realtime_widget.state.pricing import PriceTable
 
@@ -74,11 +73,7 @@ def _check_keywords(given: dict[str, Any], *, session_given: bool) -> None:
     bad = [k for k in given if k not in accepted]
     if not bad:
         return
-    hints = []
-    for key in bad:
-        close = difflib.get_close_matches(key, everything, n=3, cutoff=0.6)
-        hint = f"did you mean {' or '.join(repr(c) for c in close)}?" if close else "no close match"
-        hints.append(f"{key!r} ({hint})")
+    hints = unknown_keyword_hints(bad, everything)
     message = f"unexpected keyword argument(s): {', '.join(hints)}"
     if session_given:
         message += (
