@@ -148,6 +148,19 @@ TAP_JS = """() => {
 }"""
 
 
+def assert_vad_turn(nb: NotebookPage) -> None:
+    """The session's log has a complete server-VAD turn and a response, and no error."""
+    counts = nb.kernel_json("dict(session.event_counts())")
+    for t in (
+        "input_audio_buffer.speech_started",
+        "input_audio_buffer.speech_stopped",
+        "input_audio_buffer.committed",
+        "response.done",
+    ):
+        assert counts.get(f"server:{t}", 0) >= 1, f"no {t} in the session log: {counts}"
+    assert nb.kernel_json("len(session.log.errors())") == 0
+
+
 def debug_state(nb: NotebookPage) -> dict[str, Any]:
     state = nb.evaluate(DEBUG_STATE_JS)
     if state is None:
