@@ -34,6 +34,7 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from realtime_widget import _preload
 from realtime_widget._loop import io_loop
 from realtime_widget.errors import ConnectionClosedError
 from realtime_widget.log.recording import Recording
@@ -44,6 +45,7 @@ from realtime_widget.protocol import events as ev
 from .bargein import SAMPLES_PER_MS, BargeIn, PlaybackTracker
 from .coalesce import AudioCoalescer, AudioMessage
 from .digest import EventDigest
+from .priority import HOLDABLE, AudioFirst
 from .reorder import Reorderer
 from .transcript import TranscriptStream, conversation_html, transcript_rows
 
@@ -151,6 +153,10 @@ class TraitBatcher:
         self._pending[name] = value
         return self.poll(now)
 
+    def queue(self, name: str, value: Any) -> None:
+        """Queue a write that must not go out now (it goes with the next batch)."""
+        self._pending[name] = value
+
     def poll(self, now: float) -> dict[str, Any] | None:
         if not self._pending or now - self.last_flush < self.interval - 1e-6:
             return None
@@ -208,6 +214,7 @@ class Relay:
         self.transcripts = TranscriptStream()
         self.digest = EventDigest()
         self.traits = TraitBatcher()
+        self.priority = AudioFirst()
         self.clock_offset_ms = 0.0
         """Kernel wall clock minus the browser's (ms), applied to browser times when the
         page measured a real difference (a remote browser); 0 on one host."""
@@ -249,6 +256,7 @@ class Relay:
         s.add_audio_sink(self._on_audio)
         s.on("*", self._on_event)
         self._attached = True
+        _preload.preload("pandas")  # for the turn summary; never imported on the I/O loop
         if s.status == "connected":
             self.status = "listening"
             self._remember_vad(s.config)
@@ -294,6 +302,7 @@ class Relay:
             audio_samples_sent=self.coalescer.samples_sent,
             audio_samples_dropped=self.coalescer.samples_dropped,
             stop_timeouts=self.barge.timeouts,
+            audio_first_holds=self.priority.holds,
             trait_flushes=self.traits.flushes,
         )
         return out
@@ -398,6 +407,7 @@ class Relay:
             self._ptt_down = False
             if self._ptt_samples >= MIN_PTT_SAMPLES:
                 self._send_event(ev.input_audio_buffer_commit())
+                self.priority.expect(now)
                 self._send_event(ev.response_create())
             else:
                 self._send_event(ev.input_audio_buffer_clear())
@@ -417,6 +427,7 @@ class Relay:
         if self.session.status != "connected":
             self._set_error("not connected: press Connect first")
             return
+        self.priority.expect(now)
         self._spawn(self.session.send_text(text), "send text")
 
     def _on_ping(self, content: Message, now: float) -> None:
@@ -743,6 +754,12 @@ class Relay:
         elif type_ == "input_audio_buffer.speech_stopped":
             if self.status == "user_speaking":
                 self._set_status("listening", now)
+        elif type_ == "input_audio_buffer.committed":
+            td = self._turn_detection()
+            if isinstance(td, dict) and td.get("create_response", True) is not False:
+                self.priority.expect(now)
+        elif type_ == "response.created":
+            self._response_created(event, now)
         elif type_ == "response.done":
             self._response_done(event, conv, now)
         elif type_ in ("session.created", "session.updated"):
@@ -797,9 +814,19 @@ class Relay:
             self.transcripts.final(item_id, "assistant", item.heard_text, now, unheard=unheard)
         )
 
-    def _response_done(self, event: Message, conv: Conversation, now: float) -> None:
-        self._update_summary(now)
+    def _response_created(self, event: Message, now: float) -> None:
         resp = event.get("response")
+        if not isinstance(resp, dict) or not isinstance(resp.get("id"), str):
+            return
+        modalities = resp.get("output_modalities")
+        speaks = not isinstance(modalities, list) or "audio" in modalities
+        self.priority.begin(resp["id"], now, speaks=speaks)
+
+    def _response_done(self, event: Message, conv: Conversation, now: float) -> None:
+        resp = event.get("response")
+        self.priority.end(resp.get("id") if isinstance(resp, dict) else None)
+        self._release(now)
+        self._update_summary(now)
         if not isinstance(resp, dict) or resp.get("status") != "cancelled":
             return
         rid = resp.get("id")
@@ -813,6 +840,8 @@ class Relay:
 
     def _closed(self, event: Message, now: float) -> None:
         self._ptt_down = False
+        self.priority.end()
+        self._release(now)
         if not self._closing:  # our own disconnect stopped playback already
             self._stop_playback("disconnect", now, truncate=False)
         if event.get("expected"):
@@ -863,6 +892,8 @@ class Relay:
             self.coalescer.stop_item(item_id)
         stop = self.barge.stop(item_id, reason, now, estimate, truncate=truncate)
         self._emit(stop.message())
+        self.priority.end()  # nothing left to put first; the stop is already out
+        self._release(now)
         self._note("widget.stop_sent", stop_id=stop.stop_id, reason=reason, item_id=item_id)
         if self.status == "model_speaking":
             self._set_status("listening", now)
@@ -900,12 +931,17 @@ class Relay:
     # -- timer -------------------------------------------------------------------------------
 
     def _deadline(self) -> float | None:
+        traits = self.traits.deadline()
+        held_until = self.priority.deadline()
+        if traits is not None and held_until is not None:
+            traits = max(traits, held_until)  # not before the hold ends: no busy timer
         deadlines = [
             self.reorderer.deadline(),
             self.coalescer.deadline(),
             self.barge.deadline(),
             self.transcripts.deadline(),
-            self.traits.deadline(),
+            traits,
+            held_until,
             self.digest.deadline(self.session.log) if self._attached else None,
         ]
         due = [d for d in deadlines if d is not None]
@@ -938,6 +974,7 @@ class Relay:
             self._sequenced(item, now)
         for msg in self.coalescer.poll(now):
             self._emit_audio(msg)
+        self._release(now)
         for stop in self.barge.expired(now):
             self._note("widget.interrupt_timeout", stop_id=stop.stop_id, item_id=stop.item_id)
             if stop.truncate and stop.item_id is not None and stop.estimate_ms is not None:
@@ -950,13 +987,23 @@ class Relay:
                 rows = self.digest.take(log, now)
                 if rows:
                     self._emit({"type": "events", "events": rows})
-        values = self.traits.poll(now)
-        if values:
-            self._apply_traits(values)
+        if not self.priority.holding(now):
+            values = self.traits.poll(now)
+            if values:
+                self._apply_traits(values)
 
     # -- output ------------------------------------------------------------------------------
 
     def _emit(self, content: Message, buffers: list[bytes] | None = None) -> None:
+        if content.get("type") in HOLDABLE and not self.priority.idle:
+            now = self._clock()
+            if self.priority.holding(now):
+                self.priority.hold(content)
+                return
+            self._release(now)  # what was held goes before anything newer
+        self._send_now(content, buffers)
+
+    def _send_now(self, content: Message, buffers: list[bytes] | None = None) -> None:
         self._count(f"sent_{content.get('type')}")
         try:
             self._send(content, buffers)
@@ -970,6 +1017,13 @@ class Relay:
 
     def _emit_audio(self, msg: AudioMessage) -> None:
         self._emit(msg.content(), [msg.pcm])
+        if self.priority.deadline() is not None:
+            self.priority.audio_sent(msg.response_id, self._clock())
+
+    def _release(self, now: float) -> None:
+        """Send what the audio-first hold kept, once the hold is over."""
+        for content in self.priority.take(now):
+            self._send_now(content)
 
     def _send_event(self, event: Message) -> None:
         try:
@@ -1004,6 +1058,10 @@ class Relay:
 
     def traits_now(self, values: dict[str, Any], now: float) -> None:
         """Queue trait writes; they go out now or with the next batch."""
+        if self.priority.holding(now):
+            for name, value in values.items():
+                self.traits.queue(name, value)
+            return
         out: dict[str, Any] = {}
         for name, value in values.items():
             # A batch may flush on any of these writes: keep every flushed value.
@@ -1026,14 +1084,21 @@ class Relay:
         cost = totals.get("cost_usd")
         if cost is not None and not math.isfinite(cost):
             totals["cost_usd"] = None  # no price for this model: JSON has no NaN
-        try:
-            import pandas  # noqa: F401  (the turn table needs it; without it, no summary)
-        except ImportError:
+        pandas = _preload.ready("pandas")  # the turn table needs it
+        if pandas is None:  # still importing (or never asked): the table follows then
+            _preload.preload("pandas", self._summary_when_ready)
+        elif not pandas:
             self._turns_html = ""
         else:
             rec = Recording(s.recorder, history=[Recording(r) for r in s.history])
             self._turns_html = turns_html(rec.turns())
         self.traits_now({"usage": totals, "transcript": self._rows}, now)
+
+    def _summary_when_ready(self) -> None:
+        """From the import thread: redo the summary on the loop, with the turn table."""
+        if self._attached:
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                self.loop.call_soon_threadsafe(lambda: self._update_summary(self._clock()))
 
     def _apply_traits(self, values: dict[str, Any]) -> None:
         if "transcript" in values:

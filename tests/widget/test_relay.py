@@ -3,6 +3,7 @@ modes, reordering, status, errors. (The live tests run it against the local serv
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -372,8 +373,15 @@ def test_scrub() -> None:
 
 
 def test_response_done_updates_live_usage_and_the_saved_turn_summary(h: Harness) -> None:
+    from realtime_widget import _preload
     from realtime_widget.state.pricing import PriceTable
 
+    # The turn table waits for pandas to be imported off the loop (test_preload.py
+    # covers the table arriving later); here it is ready.
+    _preload.preload("pandas")
+    deadline = time.monotonic() + 30
+    while _preload.ready("pandas") is None and time.monotonic() < deadline:
+        time.sleep(0.01)
     usage = {
         "total_tokens": 120, "input_tokens": 100, "output_tokens": 20,
         "input_token_details": {"text_tokens": 10, "audio_tokens": 90, "cached_tokens": 0},

@@ -263,3 +263,46 @@ def test_the_api_key_never_reaches_the_browser(make: Any) -> None:
         assert key not in w.target
     finally:
         server.stop_thread()
+
+
+def test_a_replys_first_audio_goes_before_its_display_updates(make: Any) -> None:
+    """Audio first (widget/priority.py): the page gets the reply's audio before the
+    transcript rows, event list and trait updates of that turn, and none is lost."""
+    w, b = make(server_options={"pace": "realtime"})
+    connect(w, b)
+    assert w._relay is not None
+    w._relay.priority.max_hold = 10.0  # the order must not depend on this machine's speed
+    start = len(b.received)
+    b.post({"type": "text", "text": "Hi there", "t": epoch_ms()})
+    b.wait_for(lambda: logged(w, "response.done"), 15, "response.done")
+    reply = next(i for i in w.session.conversation.items if i.role == "assistant")
+    b.wait_message("transcript", lambda m: m["item_id"] == reply.id and m.get("final"))
+    turn = b.received[start:]
+    first_audio = next(k for k, (_, c, _) in enumerate(turn) if c["type"] == "audio")
+    before = [c["type"] for _, c, _ in turn[:first_audio]]
+    assert "transcript" not in before and "events" not in before, before
+    # Nothing held back is lost: both rows, with their final text.
+    user = next(i for i in w.session.conversation.items if i.role == "user")
+    finals = {m["item_id"]: m["text"] for m in b.messages("transcript") if m.get("final")}
+    assert finals[user.id] == "Hi there" and finals[reply.id] == reply.text
+    b.wait_for(lambda: len(w.transcript) == 2, 5, "transcript trait")
+    assert w._relay.stats["audio_first_holds"] >= 1
+
+
+def test_a_text_only_reply_is_not_held(make: Any) -> None:
+    w, b = make(server_options={"pace": "realtime"}, output_modalities=["text"])
+    connect(w, b)
+    assert w._relay is not None
+    w._relay.priority.max_hold = 10.0
+    b.post({"type": "text", "text": "Hi there", "t": epoch_ms()})
+    [done] = b.wait_for(lambda: logged(w, "response.done"), 15, "response.done")
+    reply = next(i for i in w.session.conversation.items if i.role == "assistant")
+    deltas = [
+        t
+        for t, c, _ in b.received
+        if c["type"] == "transcript" and c["item_id"] == reply.id and not c.get("final")
+    ]
+    assert deltas, "no streamed text"
+    # Streamed as it came: the first delta left before the kernel saw response.done
+    # (a hold would have kept it until then).
+    assert deltas[0] < done.t_kernel
