@@ -12,6 +12,11 @@ can mean hundreds of messages in a fraction of a second
   without added latency, and so are the first deltas of a reply, which servers
   send ahead of real time (the local server: 80 ms ahead; waiting 10 ms to
   coalesce them delayed the player's start threshold by as much);
+* deltas received together (one network read, handled in one turn of the event
+  loop: a reply's first 120 ms from the local server) are merged into one message:
+  the relay adds them (:meth:`AudioCoalescer.add`) and polls once, at the end of that
+  turn (``loop.call_soon``). No wait, and the player's start threshold is met by one
+  message instead of three that each cross Jupyter's message path;
 * a delta with no token left is appended to that item's pending buffer (deltas
   of one item are contiguous) and :meth:`AudioCoalescer.poll` sends one
   pending item per token: a 10 s burst in 50 ms becomes a handful of large
@@ -93,16 +98,21 @@ class AudioCoalescer:
         self, item_id: str, response_id: str | None, pcm: bytes, now: float
     ) -> list[AudioMessage]:
         """One delta received at ``now``; returns what to send now (0 or 1 message)."""
+        self.add(item_id, response_id, pcm)
+        return self.poll(now)
+
+    def add(self, item_id: str, response_id: str | None, pcm: bytes) -> None:
+        """Queue one delta without sending: the caller polls once it has added every
+        delta it received together (one network read), so they leave as one message."""
         if item_id in self._stopped or (response_id is not None and response_id in self._cancelled):
             self.samples_dropped += len(pcm) // _BYTES_PER_SAMPLE
-            return []
+            return
         received = self._received.get(item_id, 0)
         self._received[item_id] = received + len(pcm) // _BYTES_PER_SAMPLE
         pending = self._pending.get(item_id)
         if pending is None:
             pending = self._pending[item_id] = _Pending(received, response_id)
         pending.data += pcm
-        return self.poll(now)
 
     def stop_item(self, item_id: str) -> int:
         """Drop the item's pending audio and all its future deltas; return samples dropped."""

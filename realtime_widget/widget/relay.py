@@ -236,6 +236,7 @@ class Relay:
         self._early_notes: list[tuple[str, float, float | None, dict[str, Any]]] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         self._timer: asyncio.TimerHandle | None = None
+        self._audio_flush = False  # a _flush_audio is scheduled (call_soon)
         self._timer_when = math.inf
         self._attached = False
         self._saved_auto_truncate = True
@@ -704,13 +705,20 @@ class Relay:
         if not isinstance(item_id, str):
             return
         response_id = event.get("response_id")
-        now = self._clock()
         self.playback.more_audio(item_id)
-        for msg in self.coalescer.push(
-            item_id, response_id if isinstance(response_id, str) else None, pcm, now
-        ):
-            self._emit_audio(msg)
-        self._reschedule()
+        self.coalescer.add(item_id, response_id if isinstance(response_id, str) else None, pcm)
+        if not self._audio_flush:
+            # After every delta of this read (a burst) is added: one message for all.
+            self._audio_flush = True
+            self.loop.call_soon(self._flush_audio)
+
+    def _flush_audio(self) -> None:
+        self._audio_flush = False
+        try:
+            for msg in self.coalescer.poll(self._clock()):
+                self._emit_audio(msg)
+        finally:
+            self._reschedule()
 
     def _on_event(self, event: Message) -> None:
         try:

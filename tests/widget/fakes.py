@@ -46,6 +46,7 @@ class FakeSession:
         self._hooks: list[Callable[[dict[str, Any]], Any]] = []
         self.t = 0.0
         self.on_time: Callable[[float], None] | None = None  # the harness's clock follows
+        self.after_feed: Callable[[], None] | None = None  # the loop's turn ends
 
     @property
     def conversation(self) -> Conversation:
@@ -99,15 +100,22 @@ class FakeSession:
 
     def feed(self, t: float, **event: Any) -> None:
         """Receive one server event at ``t``, as the session's reader would."""
+        self.feed_read(t, [event])
+
+    def feed_read(self, t: float, events: list[dict[str, Any]]) -> None:
+        """Receive several events in one network read (handled in one turn of the loop)."""
         self.t = t
         if self.on_time is not None:
             self.on_time(t)
-        for r in self.recorder.receive(json.dumps(event), t):
-            if r.audio is not None:
-                for sink in list(self._sinks):
-                    sink(r.event, r.audio)
-            for hook in list(self._hooks):
-                hook(r.event)
+        for event in events:
+            for r in self.recorder.receive(json.dumps(event), t):
+                if r.audio is not None:
+                    for sink in list(self._sinks):
+                        sink(r.event, r.audio)
+                for hook in list(self._hooks):
+                    hook(r.event)
+        if self.after_feed is not None:
+            self.after_feed()  # one read handled: the loop runs what it scheduled
 
     def assistant_reply(
         self, t: float, item_id: str = "a1", response_id: str = "r1", ms: int = 2000
@@ -125,10 +133,19 @@ class FakeSession:
     def audio_delta(
         self, t: float, item_id: str, response_id: str, ms: int, value: int = 0
     ) -> None:
-        pcm = bytes([value % 256, 0]) * (24 * ms)
-        self.feed(t, type="response.output_audio.delta", response_id=response_id,
-                  item_id=item_id, output_index=0, content_index=0,
-                  delta=base64.b64encode(pcm).decode())  # fmt: skip
+        self.feed(t, **audio_delta_event(item_id, response_id, ms, value))
+
+
+def audio_delta_event(item_id: str, response_id: str, ms: int, value: int = 0) -> dict[str, Any]:
+    pcm = bytes([value % 256, 0]) * (24 * ms)
+    return {
+        "type": "response.output_audio.delta",
+        "response_id": response_id,
+        "item_id": item_id,
+        "output_index": 0,
+        "content_index": 0,
+        "delta": base64.b64encode(pcm).decode(),
+    }
 
 
 class Harness:
@@ -151,6 +168,10 @@ class Harness:
         )
         self.relay.attach()
         self.session.on_time = self._set_now
+        self.session.after_feed = self._end_of_turn
+
+    def _end_of_turn(self) -> None:
+        self.loop.run_until_complete(asyncio.sleep(0))
 
     def _set_now(self, t: float) -> None:
         self.now = t

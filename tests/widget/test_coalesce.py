@@ -145,3 +145,14 @@ def test_reset_forgets_everything() -> None:
     c.reset()
     [m] = c.push("a", "r", pcm(40), 1.0)
     assert m.offset == 0
+
+
+def test_deltas_added_together_leave_as_one_message_on_the_next_poll() -> None:
+    c = AudioCoalescer()
+    for k in range(3):
+        c.add("a", "r", bytes([k, 0]) * 960)
+    assert c.pending_samples == 2880
+    [msg] = c.poll(0.0)
+    assert (msg.item_id, msg.offset, msg.samples) == ("a", 0, 2880)
+    assert msg.pcm[::1920] == bytes([0, 1, 2])
+    assert c.poll(0.0) == [] and c.messages == 1

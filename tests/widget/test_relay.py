@@ -11,7 +11,7 @@ import pytest
 from realtime_widget.errors import ConnectionClosedError
 from realtime_widget.widget.relay import TOO_SHORT, scrub
 
-from .fakes import VAD, FakeSession, Harness
+from .fakes import VAD, FakeSession, Harness, audio_delta_event
 
 
 @pytest.fixture
@@ -33,6 +33,22 @@ def test_attach_takes_over_barge_in(h: Harness) -> None:
     session = h.session  # mypy narrowed the attributes above; read them afresh
     assert (session.auto_truncate, session.playback_position) == (True, None)
     h.relay.attach()
+
+
+def test_deltas_of_one_read_leave_as_one_message_and_later_ones_at_once(h: Harness) -> None:
+    """A server's burst (one network read, one turn of the loop) is one ``audio`` message
+    for the player; a paced delta that follows goes out as it comes."""
+    s = h.session
+    s.feed(100.0, type="response.created", response={"id": "r1", "status": "in_progress"})
+    item = {"id": "a1", "type": "message", "role": "assistant", "content": []}
+    s.feed(100.0, type="conversation.item.added", item=item, previous_item_id=None)
+    s.feed_read(100.001, [audio_delta_event("a1", "r1", 40, value=k) for k in (1, 2, 3)])
+    [first] = h.sent("audio")
+    [(_, [pcm])] = [(c, b) for c, b in h.out if c is first]
+    assert (first["offset"], len(pcm)) == (0, 3 * 40 * 24 * 2)
+    assert pcm[::1920] == bytes([1, 2, 3])  # in order
+    s.feed_read(100.041, [audio_delta_event("a1", "r1", 40, value=4)])
+    assert [c["offset"] for c in h.sent("audio")] == [0, 3 * 960]
 
 
 def test_barge_in_stop_then_interrupted_then_truncate_at_browser_count(h: Harness) -> None:
