@@ -9,6 +9,9 @@ need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v espeak-ng >/dev/null 2>&1 || need+=(espeak-ng)
 command -v sox >/dev/null 2>&1 || need+=(sox)
+# Firefox (driven over WebDriver BiDi) and a private PulseAudio for its audio output
+command -v firefox-esr >/dev/null 2>&1 || need+=(firefox-esr)
+command -v pulseaudio >/dev/null 2>&1 || need+=(pulseaudio)
 if [ ${#need[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null 2>&1; then
     SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"

@@ -31,7 +31,7 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
@@ -369,13 +369,7 @@ class Browser:
         self.pages.append(nb)
         LIVE_PAGES.append(nb)
         page.wait_for_function(
-            """(name) => {
-                const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
-                const k = w && w.sessionContext && w.sessionContext.session
-                          && w.sessionContext.session.kernel;
-                return !!(w && w.context && w.context.path === name && k
-                          && k.status === 'idle' && k.connectionStatus === 'connected');
-            }""",
+            KERNEL_READY_JS,
             arg=name,
             timeout=timeout * 1000,
             polling=250,
@@ -414,10 +408,33 @@ class KernelError(RuntimeError):
     pass
 
 
-class NotebookPage:
-    """One open notebook in one browser tab."""
+KERNEL_READY_JS = """(name) => {
+    const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+    const k = w && w.sessionContext && w.sessionContext.session
+              && w.sessionContext.session.kernel;
+    return !!(w && w.context && w.context.path === name && k
+              && k.status === 'idle' && k.connectionStatus === 'connected');
+}"""
+"""True once notebook ``name`` is the current widget and its kernel is connected and idle."""
 
-    def __init__(self, browser: Browser, page: Any, name: str) -> None:
+
+class PageHost(Protocol):
+    """What a :class:`NotebookPage` needs of its browser (:class:`Browser`, or the
+    Firefox driver in bidi.py)."""
+
+    server: JupyterServer | None
+    pages: list[NotebookPage]
+
+
+class NotebookPage:
+    """One open notebook in one browser tab.
+
+    ``page`` is a Playwright page, or anything with the same ``evaluate(js, arg)``,
+    ``close()`` and ``screenshot(path=...)`` (bidi.Tab); the click helpers need
+    Playwright.
+    """
+
+    def __init__(self, browser: PageHost, page: Any, name: str) -> None:
         self.browser = browser
         self.page = page
         self.name = name

@@ -148,6 +148,29 @@ TAP_JS = """() => {
 }"""
 
 
+# Every AudioContext and getUserMedia stream the page makes (an init script), so a test
+# can check that removing a view closes and stops all of them.
+TRACK_AUDIO_JS = """
+(() => {
+    const all = [];
+    const streams = [];
+    globalThis.__allAudioContexts = all;
+    globalThis.__allStreams = streams;
+    const AC = globalThis.AudioContext;
+    if (AC) {
+        globalThis.AudioContext = class extends AC {
+            constructor(...args) { super(...args); all.push(this); }
+        };
+    }
+    const md = navigator.mediaDevices;
+    if (md && md.getUserMedia) {
+        const orig = md.getUserMedia.bind(md);
+        md.getUserMedia = async (c) => { const s = await orig(c); streams.push(s); return s; };
+    }
+})();
+"""
+
+
 def assert_vad_turn(nb: NotebookPage) -> None:
     """The session's log has a complete server-VAD turn and a response, and no error."""
     counts = nb.kernel_json("dict(session.event_counts())")

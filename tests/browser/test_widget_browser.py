@@ -24,6 +24,7 @@ import pytest
 
 from . import audio, harness
 from .scenario import (
+    TRACK_AUDIO_JS,
     assert_vad_turn,
     debug_state,
     install_helpers,
@@ -246,26 +247,6 @@ def test_f_mic_denied_shows_message_and_text_still_works(launch: Any) -> None:
 
 
 # -- scenario 4: removing the view releases the audio ------------------------------------
-
-TRACK_AUDIO_JS = """
-(() => {
-    const all = [];
-    const streams = [];
-    globalThis.__allAudioContexts = all;
-    globalThis.__allStreams = streams;
-    const AC = globalThis.AudioContext;
-    if (AC) {
-        globalThis.AudioContext = class extends AC {
-            constructor(...args) { super(...args); all.push(this); }
-        };
-    }
-    const md = navigator.mediaDevices;
-    if (md && md.getUserMedia) {
-        const orig = md.getUserMedia.bind(md);
-        md.getUserMedia = async (c) => { const s = await orig(c); streams.push(s); return s; };
-    }
-})();
-"""
 
 
 def test_g_view_removal_closes_every_audio_context(
