@@ -75,6 +75,10 @@ class JupyterServer:
     "disabled"}}``).
     ``config_py``: the text of a ``jupyter_server_config.py`` for the private config
     dir (benchmarks use it to timestamp jupyter_server's kernel websocket hops).
+    ``via_cli``: start it with the README's main command, ``python -m realtime_widget lab
+    --no-browser --port P --dir ROOT`` (ROOT must hold ``quickstart.ipynb``); what only
+    the tests need (no token, ``window.jupyterapp``) then comes from the private config
+    files, which that command leaves alone.
     """
 
     def __init__(
@@ -85,9 +89,13 @@ class JupyterServer:
         workdir: Path | None = None,
         lab_settings: dict[str, dict[str, Any]] | None = None,
         config_py: str | None = None,
+        via_cli: bool = False,
     ) -> None:
         if app not in ("lab", "notebook"):
             raise ValueError(app)
+        if via_cli and app != "lab":
+            raise ValueError("the README's command (python -m realtime_widget lab) starts Lab")
+        self.via_cli = via_cli
         self.app = app
         self.server_extension = server_extension
         self.lab_settings = dict(lab_settings or {})
@@ -98,6 +106,7 @@ class JupyterServer:
         self.port = 0
         self.url = ""
         self.proc: subprocess.Popen[bytes] | None = None
+        self.command: list[str] = []
         self.log_path = self.workdir / "server.log"
         self._log_file: Any = None
 
@@ -111,6 +120,12 @@ class JupyterServer:
             config["ServerApp"]["jpserver_extensions"] = {
                 REALTIME_EXTENSION: bool(self.server_extension)
             }
+        if self.via_cli:
+            config["ServerApp"].update(disable_check_xsrf=True, port_retries=0)
+            config["IdentityProvider"] = {"token": ""}
+            config["LabApp"] = {"expose_app_in_browser": True}
+            lab_config = {"LabApp": {"expose_app_in_browser": True}}
+            (self.workdir / "config" / "jupyter_lab_config.json").write_text(json.dumps(lab_config))
         (self.workdir / "config" / "jupyter_server_config.json").write_text(json.dumps(config))
         if self.config_py is not None:
             (self.workdir / "config" / "jupyter_server_config.py").write_text(self.config_py)
@@ -143,23 +158,30 @@ class JupyterServer:
             if self.app == "lab"
             else "--JupyterNotebookApp.expose_app_in_browser=True"
         )
-        cmd = [
-            sys.executable,
-            "-m",
-            "jupyterlab" if self.app == "lab" else "notebook",
-            "--no-browser",
-            "--ip",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-            "--port-retries=0",
-            "--IdentityProvider.token=",
-            "--ServerApp.password=",
-            "--ServerApp.disable_check_xsrf=True",
-            "--allow-root",
-            expose,
-            f"--ServerApp.root_dir={self.root}",
-        ]
+        cli = [sys.executable, "-m", "realtime_widget", "lab", "--no-browser"]
+        cli += ["--port", str(self.port), "--dir", str(self.root)]
+        cmd = (
+            cli
+            if self.via_cli
+            else [
+                sys.executable,
+                "-m",
+                "jupyterlab" if self.app == "lab" else "notebook",
+                "--no-browser",
+                "--ip",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--port-retries=0",
+                "--IdentityProvider.token=",
+                "--ServerApp.password=",
+                "--ServerApp.disable_check_xsrf=True",
+                "--allow-root",
+                expose,
+                f"--ServerApp.root_dir={self.root}",
+            ]
+        )
+        self.command = cmd
         self._log_file = open(self.log_path, "wb")  # noqa: SIM115 (closed in stop)
         self.proc = subprocess.Popen(
             cmd,
