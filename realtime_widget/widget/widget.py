@@ -142,11 +142,7 @@ class RealtimeWidget(anywidget.AnyWidget):
             raise TypeError(f"session must be a realtime_widget.Session, not {type(session)!r}")
         explicit = mode is not None
         if mode is None:
-            mode = "vad"
-            audio = session.config.get("audio")
-            audio_in = audio.get("input") if isinstance(audio, dict) else None
-            if isinstance(audio_in, dict) and audio_in.get("turn_detection", "") is None:
-                mode = "ptt"
+            mode = "ptt" if _turn_detection_off(session) else "vad"
         self._relay: Relay | None = None
         super().__init__(mode=mode, **options)
         if isinstance(self._esm, str) and self._esm == _PLACEHOLDER_ESM and _ESM_PATH.is_file():
@@ -281,3 +277,18 @@ def talk(target: str = "local", **kwargs: Any) -> RealtimeWidget:
     if mode is None and "turn_detection" in kwargs and kwargs["turn_detection"] is None:
         mode = "ptt"
     return RealtimeWidget(Session(target, **kwargs), mode=mode, **options)
+
+
+def _turn_detection_off(session: Session) -> bool:
+    """Whether the session has (or, not connected yet, will ask for) no turn detection.
+
+    Before connecting, ``config`` is empty and the settings wait in ``initial_session``:
+    reading only ``config`` started such a widget in VAD mode, and the microphone chunks
+    sent before the server's ``session.updated`` switched it were appended as speech.
+    """
+    for cfg in (session.config, session.initial_session or {}):
+        audio = cfg.get("audio")
+        audio_in = audio.get("input") if isinstance(audio, dict) else None
+        if isinstance(audio_in, dict) and "turn_detection" in audio_in:
+            return audio_in["turn_detection"] is None
+    return False

@@ -97,6 +97,22 @@ def test_session_settings_and_mode_from_them(widgets: list[RealtimeWidget]) -> N
     assert w.session.playback_position is not None
 
 
+def test_a_given_session_without_turn_detection_starts_in_push_to_talk(
+    widgets: list[RealtimeWidget],
+) -> None:
+    """Before connecting, the settings are in ``initial_session`` (``config`` is empty):
+    the widget read only ``config``, started in VAD mode, and appended the mic chunks
+    sent before the server's ``session.updated`` switched it (found in Firefox)."""
+    s = Session("local", turn_detection=None, server_options={"pace": "burst"})
+    assert s.config == {}
+    w = RealtimeWidget(s)
+    widgets.append(w)
+    assert w.mode == "ptt"
+    w2 = RealtimeWidget(Session("local", server_options={"pace": "burst"}))
+    widgets.append(w2)
+    assert w2.mode == "vad"
+
+
 def test_talk_builds_a_session_for_the_target(widgets: list[RealtimeWidget]) -> None:
     w = talk(instructions="Hi.", volume=0.25, model="gpt-realtime-local")
     widgets.append(w)
