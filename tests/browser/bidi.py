@@ -41,7 +41,13 @@ from typing import Any, BinaryIO
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from .harness import KERNEL_READY_JS, JupyterServer, NotebookPage, free_port
+from .harness import (
+    KERNEL_READY_JS,
+    JupyterServer,
+    NotebookPage,
+    end_process_group,
+    free_port,
+)
 
 FIREFOX = shutil.which("firefox-esr") or shutil.which("firefox") or "/usr/bin/firefox-esr"
 
@@ -145,14 +151,7 @@ class NullSinkPulse:
     def close(self) -> None:
         proc, self.proc = self.proc, None
         if proc is not None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(5)
+            end_process_group(proc, 10)
         if self._log_file is not None:
             self._log_file.close()
             self._log_file = None

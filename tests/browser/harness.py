@@ -53,6 +53,19 @@ def missing_prerequisites() -> str | None:
     return None
 
 
+def end_process_group(proc: subprocess.Popen[bytes], grace: float) -> None:
+    """SIGTERM the group ``proc`` leads (started with ``start_new_session``), then
+    SIGKILL what is left after ``grace`` seconds."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(5)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -216,14 +229,7 @@ class JupyterServer:
             with contextlib.suppress(Exception):
                 self.delete_sessions()
             # The server is its own process group (start_new_session): end it and its kernels.
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(5)
+            end_process_group(proc, 15)
         if self._log_file is not None:
             self._log_file.close()
             self._log_file = None

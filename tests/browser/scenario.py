@@ -184,6 +184,18 @@ def assert_vad_turn(nb: NotebookPage) -> None:
     assert nb.kernel_json("len(session.log.errors())") == 0
 
 
+def typed_reply(nb: NotebookPage, text: str = "Are you still there?") -> None:
+    """Have the kernel's session send a typed message and ask for a reply (no widget
+    involved: used after the view is gone) and wait until that reply is done."""
+    n_done = nb.kernel_json("_rtw_count('response.done')")
+    item = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}
+    nb.kernel_exec(
+        f"session.send({{'type': 'conversation.item.create', 'item': {item!r}}})\n"
+        "session.send({'type': 'response.create'})"
+    )
+    nb.wait_kernel(f"_rtw_done({n_done + 1})", timeout=40)
+
+
 def debug_state(nb: NotebookPage) -> dict[str, Any]:
     state = nb.evaluate(DEBUG_STATE_JS)
     if state is None:

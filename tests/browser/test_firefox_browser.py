@@ -55,6 +55,7 @@ from .scenario import (
     kernel_array,
     setup_cell,
     tap_samples,
+    typed_reply,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
@@ -302,11 +303,5 @@ def test_5_removing_the_view_closes_every_audio_context(firefox_lab: dict[str, A
     except TimeoutError:
         raise AssertionError(f"audio not released: {nb.evaluate(state_js)}") from None
     # the session is still connected: a reply now must not bring audio back
-    n_done = nb.kernel_json("_rtw_count('response.done')")
-    nb.kernel_exec(
-        "session.send({'type': 'conversation.item.create', 'item': {'type': 'message', "
-        "'role': 'user', 'content': [{'type': 'input_text', 'text': 'Still there?'}]}})"
-        "\nsession.send({'type': 'response.create'})"
-    )
-    nb.wait_kernel(f"_rtw_done({n_done + 1})", timeout=40)
+    typed_reply(nb, "Still there?")
     assert released(), nb.evaluate(state_js)

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from . import harness
-from .scenario import assert_vad_turn, debug_state, install_helpers, setup_cell
+from .scenario import assert_vad_turn, debug_state, install_helpers, setup_cell, typed_reply
 from .test_widget_browser import TRACK_AUDIO_JS
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
@@ -130,13 +130,7 @@ def test_notebook7_voice_turn_transcript_extension_and_clear_outputs(
     )
     page.locator(".rtw-root").first.wait_for(state="detached", timeout=30_000)
     # the session stays connected: a reply arriving now must not revive the audio
-    n_done = nb.kernel_json("_rtw_count('response.done')")
-    nb.kernel_exec(
-        "session.send({'type': 'conversation.item.create', 'item': {'type': 'message', "
-        "'role': 'user', 'content': [{'type': 'input_text', 'text': 'Still there?'}]}})"
-        "\nsession.send({'type': 'response.create'})"
-    )
-    nb.wait_kernel(f"_rtw_done({n_done + 1})", timeout=40)
+    typed_reply(nb, "Still there?")
 
     def released() -> Any:
         st = nb.evaluate(AUDIO_STATE_JS)

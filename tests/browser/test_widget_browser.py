@@ -31,6 +31,7 @@ from .scenario import (
     kernel_array,
     setup_cell,
     tap_samples,
+    typed_reply,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
@@ -269,13 +270,7 @@ def test_g_view_removal_closes_every_audio_context(
     nb.page.locator(".rtw-root").first.wait_for(state="detached", timeout=30_000)
     # the kernel's session is still connected: model audio that arrives now (a reply to a
     # typed message) must not bring an AudioContext back for a widget nobody sees
-    n_done = nb.kernel_json("_rtw_count('response.done')")
-    nb.kernel_exec(
-        "session.send({'type': 'conversation.item.create', 'item': {'type': 'message', "
-        "'role': 'user', 'content': [{'type': 'input_text', 'text': 'Are you still there?'}]}})"
-        "\nsession.send({'type': 'response.create'})"
-    )
-    nb.wait_kernel(f"_rtw_done({n_done + 1})", timeout=40)
+    typed_reply(nb, "Are you still there?")
     state_js = """() => ({
         all: globalThis.__allAudioContexts.map(c => c.state),
         dbg: (globalThis.__realtimeWidgets || []).flatMap(r => r.contexts.map(c => c.state)),
