@@ -184,6 +184,20 @@ def assert_vad_turn(nb: NotebookPage) -> None:
     assert nb.kernel_json("len(session.log.errors())") == 0
 
 
+def run_setup(nb: NotebookPage, *, timeout: float = 60.0) -> None:
+    """Run every cell, fail with the tracebacks if any cell failed, install the helpers."""
+    nb.run_all(timeout=timeout)
+    errors = nb.cell_errors()
+    assert not errors, "\n".join(errors)
+    install_helpers(nb)
+
+
+def wait_connected(nb: NotebookPage, *, timeout: float = 30.0) -> None:
+    """After a click on Connect: the session is connected and the microphone is on."""
+    nb.wait_kernel("session.status == 'connected'", timeout=timeout)
+    nb.wait_kernel("w.mic_status == 'on'", timeout=30)
+
+
 def typed_reply(nb: NotebookPage, text: str = "Are you still there?") -> None:
     """Have the kernel's session send a typed message and ask for a reply (no widget
     involved: used after the view is gone) and wait until that reply is done."""

@@ -51,11 +51,12 @@ from .conftest import ARTIFACTS
 from .scenario import (
     TRACK_AUDIO_JS,
     debug_state,
-    install_helpers,
     kernel_array,
+    run_setup,
     setup_cell,
     tap_samples,
     typed_reply,
+    wait_connected,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
@@ -118,10 +119,7 @@ def firefox_lab() -> Iterator[dict[str, Any]]:
         )
         nb = ff.open_notebook(lab, [cell], "firefox.ipynb")
         state["nb"] = nb
-        nb.run_all()
-        errors = nb.cell_errors()
-        assert not errors, "\n".join(errors)
-        install_helpers(nb)
+        run_setup(nb)
         yield state
     finally:
         state["closing"] = True
@@ -164,8 +162,7 @@ def test_1_widget_renders_and_a_real_click_connects(firefox_lab: dict[str, Any])
     # no AudioContext before the gesture
     assert nb.evaluate("() => globalThis.__allAudioContexts.length") == 0
     tab.click(".rtw-connect")
-    nb.wait_kernel("session.status == 'connected'", timeout=30)
-    nb.wait_kernel("w.mic_status == 'on'", timeout=30)
+    wait_connected(nb)
     tab.wait_for(
         "() => document.querySelector('.rtw-connect').innerText.trim() === 'Disconnect'",
         what="the button says Disconnect",

@@ -29,7 +29,13 @@ import numpy as np
 import pytest
 
 from . import harness
-from .scenario import debug_state, install_helpers, kernel_array, setup_cell
+from .scenario import (
+    debug_state,
+    kernel_array,
+    run_setup,
+    setup_cell,
+    wait_connected,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
@@ -63,10 +69,7 @@ def scenario(
         nb = browser.open_notebook(
             [setup_cell(silence_ms=500, extra=TOOL_CELL, display="ws")], "inspect.ipynb"
         )
-        nb.run_all()
-        errors = nb.cell_errors()
-        assert not errors, "\n".join(errors)
-        install_helpers(nb)
+        run_setup(nb)
         yield {"nb": nb, "dir": lab.root}
     finally:
         browser.close()
@@ -90,8 +93,7 @@ class TestPanelToolRecording:
             timeout=30,
         )
         nb.click_connect()
-        nb.wait_kernel("session.status == 'connected'", timeout=30)
-        nb.wait_kernel("w.mic_status == 'on'", timeout=30)
+        wait_connected(nb)
         nb.wait_kernel("_rtw_done(1)", timeout=60)
         done = nb.kernel_json(
             "[e.payload['response'] for e in session.log.filter(type='response.done')][0]"

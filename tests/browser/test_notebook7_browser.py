@@ -23,7 +23,14 @@ from typing import Any
 import pytest
 
 from . import harness
-from .scenario import assert_vad_turn, debug_state, install_helpers, setup_cell, typed_reply
+from .scenario import (
+    assert_vad_turn,
+    debug_state,
+    run_setup,
+    setup_cell,
+    typed_reply,
+    wait_connected,
+)
 from .test_widget_browser import TRACK_AUDIO_JS
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
@@ -68,16 +75,12 @@ def test_notebook7_voice_turn_transcript_extension_and_clear_outputs(
     assert app[0] == "Jupyter Notebook" and app[1].startswith("7."), app
 
     # the setup cell renders the widget
-    nb.run_all()
-    errors = nb.cell_errors()
-    assert not errors, "\n".join(errors)
-    install_helpers(nb)
+    run_setup(nb)
     nb.page.locator(".rtw-root").first.wait_for(timeout=30_000)
 
     # Connect (a real click, the user gesture that starts the AudioContext) + microphone
     nb.click_connect()
-    nb.wait_kernel("session.status == 'connected'", timeout=30)
-    nb.wait_kernel("w.mic_status == 'on'", timeout=30)
+    wait_connected(nb)
     state = debug_state(nb)
     assert state["micOn"], state
     assert state["contexts"] and state["contexts"][-1] == "running", state

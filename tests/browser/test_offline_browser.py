@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from . import audio, harness
-from .scenario import debug_state, install_helpers, setup_cell
+from .scenario import debug_state, run_setup, setup_cell, wait_connected
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
@@ -46,13 +46,9 @@ def talk(pw: Any, lab: harness.JupyterServer, weather_wav: Path) -> Iterator[dic
     browser = harness.Browser(pw, lab, wav=weather_wav)
     try:
         nb = browser.open_notebook([setup_cell(engines="offline", silence_ms=500)], "offline.ipynb")
-        nb.run_all(timeout=120)
-        errors = nb.cell_errors()
-        assert not errors, "\n".join(errors)
-        install_helpers(nb)
+        run_setup(nb, timeout=120)
         nb.click_connect()
-        nb.wait_kernel("session.status == 'connected'", timeout=60)
-        nb.wait_kernel("w.mic_status == 'on'", timeout=30)
+        wait_connected(nb, timeout=60)
         nb.wait_kernel("_rtw_done(1)", timeout=90)
         yield {"nb": nb}
     finally:

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from . import harness
-from .scenario import debug_state, install_helpers
+from .scenario import debug_state, install_helpers, wait_connected
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
@@ -62,8 +62,7 @@ def test_quickstart_talk_interrupt_and_inspect(quickstart: dict[str, Any]) -> No
     install_helpers(nb)
 
     nb.click_connect()
-    nb.wait_kernel("session.status == 'connected'", timeout=30)
-    nb.wait_kernel("w.mic_status == 'on'", timeout=30)
+    wait_connected(nb)
     # The page measured the kernel's clock; on one host no correction is applied.
     nb.wait_kernel("len(session.log.filter(type='widget.clock')) == 1", timeout=30)
     clock = nb.kernel_json("session.log.filter(type='widget.clock')[0].payload")

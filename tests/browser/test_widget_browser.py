@@ -29,9 +29,11 @@ from .scenario import (
     debug_state,
     install_helpers,
     kernel_array,
+    run_setup,
     setup_cell,
     tap_samples,
     typed_reply,
+    wait_connected,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
@@ -41,13 +43,9 @@ SR = 24000
 
 def _open_connected(nb: harness.NotebookPage) -> None:
     """Run the setup cell, click Connect, wait for the session and the microphone."""
-    nb.run_all()
-    errors = nb.cell_errors()
-    assert not errors, "\n".join(errors)
-    install_helpers(nb)
+    run_setup(nb)
     nb.click_connect()
-    nb.wait_kernel("session.status == 'connected'", timeout=30)
-    nb.wait_kernel("w.mic_status == 'on'", timeout=30)
+    wait_connected(nb)
 
 
 # -- scenario 1: one clean voice turn (tests a-d share it) --------------------------------
@@ -223,9 +221,7 @@ def test_e_barge_in_stops_playback_and_truncates_exactly(
 
 def test_f_mic_denied_shows_message_and_text_still_works(launch: Any) -> None:
     nb = launch(wav=None, fake_ui=False).open_notebook([setup_cell()], "denied.ipynb")
-    nb.run_all()
-    assert not nb.cell_errors()
-    install_helpers(nb)
+    run_setup(nb)
     nb.click_connect()
     status = nb.wait_kernel("w.mic_status in ('denied', 'absent') and w.mic_status", timeout=30)
     assert status in ("denied", "absent")
