@@ -136,7 +136,6 @@ class JupyterServer:
         if self.via_cli:
             config["ServerApp"].update(disable_check_xsrf=True, port_retries=0)
             config["IdentityProvider"] = {"token": ""}
-            config["LabApp"] = {"expose_app_in_browser": True}
             lab_config = {"LabApp": {"expose_app_in_browser": True}}
             (self.workdir / "config" / "jupyter_lab_config.json").write_text(json.dumps(lab_config))
         (self.workdir / "config" / "jupyter_server_config.json").write_text(json.dumps(config))
@@ -171,12 +170,11 @@ class JupyterServer:
             if self.app == "lab"
             else "--JupyterNotebookApp.expose_app_in_browser=True"
         )
-        cli = [sys.executable, "-m", "realtime_widget", "lab", "--no-browser"]
-        cli += ["--port", str(self.port), "--dir", str(self.root)]
-        cmd = (
-            cli
-            if self.via_cli
-            else [
+        if self.via_cli:
+            cmd = [sys.executable, "-m", "realtime_widget", "lab", "--no-browser"]
+            cmd += ["--port", str(self.port), "--dir", str(self.root)]
+        else:
+            cmd = [
                 sys.executable,
                 "-m",
                 "jupyterlab" if self.app == "lab" else "notebook",
@@ -193,7 +191,6 @@ class JupyterServer:
                 expose,
                 f"--ServerApp.root_dir={self.root}",
             ]
-        )
         self.command = cmd
         self._log_file = open(self.log_path, "wb")  # noqa: SIM115 (closed in stop)
         self.proc = subprocess.Popen(
