@@ -420,7 +420,12 @@ export class AudioEngine {
 
   async _rebuildAtDefaultRate() {
     const old = this.ctx;
+    // only the context and its nodes are rebuilt: the microphone stays open (the
+    // capture is rebuilt on it), and close() meanwhile still stops it
+    const stream = this.stream;
+    this.stream = null;
     this._teardownNodes();
+    this.stream = stream;
     this.ctx = null;
     old?.close().catch(() => {});
     const ctx = this._newContext(false);

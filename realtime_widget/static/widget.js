@@ -375,7 +375,10 @@ var AudioEngine = class {
   }
   async _rebuildAtDefaultRate() {
     const old = this.ctx;
+    const stream = this.stream;
+    this.stream = null;
     this._teardownNodes();
+    this.stream = stream;
     this.ctx = null;
     old?.close().catch(() => {
     });

@@ -131,3 +131,14 @@ def windowed_corr(
 def rms(x: npt.ArrayLike) -> float:
     a = _f(x)
     return float(np.sqrt(np.mean(a**2))) if len(a) else 0.0
+
+
+def dominant_hz(x: npt.ArrayLike, rate: int = SR) -> float:
+    """Frequency of the strongest spectral peak (Hann window, parabolic interpolation)."""
+    y = _f(x)
+    y = y - float(np.mean(y))
+    spec = np.abs(np.fft.rfft(y * np.hanning(len(y))))
+    k = int(np.argmax(spec[1:-1])) + 1
+    a, b, c = np.log(spec[k - 1 : k + 2] + 1e-12)
+    shift = 0.5 * (a - c) / (a - 2 * b + c)
+    return float((k + shift) * rate / len(y))

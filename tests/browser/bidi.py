@@ -59,6 +59,12 @@ BASE_PREFS: dict[str, Any] = {
     "media.navigator.streams.fake": True,
     "media.navigator.permission.disabled": True,
     "media.navigator.audio.fake_frequency": FAKE_TONE_HZ,
+    # cubeb (the audio backend) in the tab's own process, not behind AudioIPC in another:
+    # with AudioIPC, Firefox ESR 153 here hung the tab's main thread on Connect in 5 of
+    # ~30 runs (gdb: the main thread in a synchronous AudioIPC call, a graph thread and
+    # the AudioIPC callback thread waiting on each other; the widget's last Web Audio
+    # call had returned), at a 24 kHz and at the default rate alike; in-process, 0 of 20
+    "media.cubeb.sandbox": False,
     # no first-run pages, no background traffic beyond the remote agent's own defaults
     "browser.shell.checkDefaultBrowser": False,
     "browser.startup.homepage_override.mstone": "ignore",

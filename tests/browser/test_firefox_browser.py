@@ -43,10 +43,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 import pytest
 
 from . import bidi, harness
+from .audio import dominant_hz
 from .conftest import ARTIFACTS
 from .scenario import (
     TRACK_AUDIO_JS,
@@ -74,16 +74,6 @@ def _skip_reason() -> str | None:
             return None
         reason = "jupyterlab is not installed (pip install -e '.[dev]')"
     return reason
-
-
-def dominant_hz(x: npt.NDArray[Any], rate: int = SR) -> float:
-    """Frequency of the strongest spectral peak (Hann window, parabolic interpolation)."""
-    x = x.astype(float) - float(np.mean(x))
-    spec = np.abs(np.fft.rfft(x * np.hanning(len(x))))
-    k = int(np.argmax(spec[1:-1])) + 1
-    a, b, c = np.log(spec[k - 1 : k + 2] + 1e-12)
-    shift = 0.5 * (a - c) / (a - 2 * b + c)
-    return float((k + shift) * rate / len(x))
 
 
 @pytest.fixture(scope="module")
