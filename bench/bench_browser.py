@@ -19,7 +19,8 @@ a real JupyterLab, the kernel relaying to the bundled local server (pace "realti
 The local server's record has no timestamps, so this script wraps two of its classes
 *in the benchmark's processes only* (``ConnectionHandler.handle_frame``: receive time of
 each client frame; ``_Outbox``: send time of each audio delta). All clocks are one
-host's wall clock. Run: ``python bench/bench_browser.py`` (~4-5 min on 2 cores).
+host's wall clock. Run: ``python bench/bench_browser.py`` (~12 min on 2 cores: per path
+at least 40 s and 100 replies, so a p99 of the first-played figure rests on 100 values).
 """
 
 from __future__ import annotations
@@ -732,6 +733,7 @@ def run_jupyter(
     extension: bool,
     seconds: float,
     pings: int,
+    turns: int = 0,
     chunk_ms: int = 20,
     subshells: str | None = None,
     hops: bool = False,
@@ -780,7 +782,8 @@ def run_jupyter(
             cpu0, t_cpu0 = _cpu_groups(roots), time.monotonic()
             t_end = time.time() + seconds
             n_turns = 0
-            while time.time() < t_end:
+            # at least `turns` replies: one first-played figure per reply
+            while time.time() < t_end or n_turns < turns:
                 # typed into the widget (its text input's path), as the direct page does:
                 # running a cell for it would make JupyterLab handle an execute request
                 # (kernel busy/idle, the cell's output) just as the reply starts
@@ -950,7 +953,7 @@ def _echo_server() -> Iterator[str]:
         thread.join(5)
 
 
-def run_direct(pw: Any, mic: Path, *, seconds: float, pings: int) -> dict[str, Any]:
+def run_direct(pw: Any, mic: Path, *, seconds: float, pings: int, turns: int = 0) -> dict[str, Any]:
     browser = harness.Browser(pw, None, wav=mic, debug_hook=False)
     try:
         with ServerProcess() as server, _serve_page(server.url) as page_url, _echo_server() as echo:
@@ -960,7 +963,8 @@ def run_direct(pw: Any, mic: Path, *, seconds: float, pings: int) -> dict[str, A
             page.wait_for_function("() => window.bench.ready === true", timeout=30_000)
             t_end = time.time() + seconds
             n_turns = 0
-            while time.time() < t_end:
+            # at least `turns` replies: one first-played figure per reply
+            while time.time() < t_end or n_turns < turns:
                 page.evaluate("() => window.turn('Hi')")
                 n_turns += 1
                 page.wait_for_function(f"() => window.bench.done >= {n_turns}", timeout=30_000)
@@ -1064,6 +1068,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seconds", type=float, default=40.0, help="streaming time per path")
     ap.add_argument("--barge-seconds", type=float, default=60.0)
+    ap.add_argument(
+        "--turns",
+        type=int,
+        default=100,
+        help="at least this many replies per path (one first-played figure each)",
+    )
     ap.add_argument("--pings", type=int, default=200)
     ap.add_argument("--chunk-ms", type=int, default=20, help="widget mic chunk (20..40)")
     ap.add_argument(
@@ -1114,6 +1124,7 @@ def main() -> None:
                 extension=True,
                 seconds=args.seconds,
                 pings=args.pings,
+                turns=args.turns,
                 chunk_ms=args.chunk_ms,
                 subshells=args.comms_over_subshells,
                 hops=args.hops,
@@ -1129,7 +1140,9 @@ def main() -> None:
         return
     with harness.playwright_sync() as pw:
         print("== direct baseline (browser <-> local server WebSocket)", flush=True)
-        out["direct"] = run_direct(pw, mic, seconds=args.seconds, pings=args.pings)
+        out["direct"] = run_direct(
+            pw, mic, seconds=args.seconds, pings=args.pings, turns=args.turns
+        )
         print("== JupyterLab with the server extension (TCP_NODELAY)", flush=True)
         out["lab_ext"] = run_jupyter(
             pw,
@@ -1137,6 +1150,7 @@ def main() -> None:
             extension=True,
             seconds=args.seconds,
             pings=args.pings,
+            turns=args.turns,
             chunk_ms=args.chunk_ms,
             hops=args.hops,
         )
@@ -1147,6 +1161,7 @@ def main() -> None:
             extension=False,
             seconds=args.seconds,
             pings=args.pings,
+            turns=args.turns,
             chunk_ms=args.chunk_ms,
         )
         print("== barge-in (JupyterLab with the extension)", flush=True)
