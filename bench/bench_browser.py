@@ -693,6 +693,12 @@ def summary(values: Sequence[float]) -> dict[str, float]:
     }
 
 
+def thirds_p99(values: Sequence[float]) -> list[float]:
+    """p99 of each third of a run, in time order: does the tail grow with the session?"""
+    k = len(values) // 3
+    return [round(pct(values[i * k : (i + 1) * k], 99), 1) for i in range(3)] if k else []
+
+
 def fmt(s: dict[str, float]) -> str:
     return (
         f"n={s['n']:<4d} p50 {s['p50']:7.1f}  p95 {s['p95']:7.1f}  p99 {s['p99']:7.1f}"
@@ -878,6 +884,7 @@ def run_jupyter(
         "extension_loaded": loaded,
         "turns": n_turns,
         "mic_to_server": summary(mic_server),
+        "mic_to_server_p99_by_third": thirds_p99(mic_server),
         "mic_to_kernel": summary(mic_kernel),
         "appends_server_vs_kernel": [len(data["recv"]), len(appends)],
         "delta_to_first_played": summary(play),
@@ -987,6 +994,7 @@ def run_direct(pw: Any, mic: Path, *, seconds: float, pings: int, turns: int = 0
     return {
         "turns": n_turns,
         "mic_to_server": summary(mic_server),
+        "mic_to_server_p99_by_third": thirds_p99(mic_server),
         "appends_server_vs_browser": [len(recv), len(b["chunks"])],
         "delta_to_first_played": summary(play),
         "delta_to_browser": summary(_match_sent(times["sent"], b["arrivals"])),
@@ -1198,6 +1206,11 @@ def report(o: dict[str, Any]) -> None:
         print(f"    direct    {fmt(d[key])}")
         print(f"    Lab+ext   {fmt(e[key])}")
         print(f"    Lab stock {fmt(s[key])}")
+    print(
+        "    mic p99 by third of the run: direct "
+        f"{d['mic_to_server_p99_by_third']}  Lab+ext {e['mic_to_server_p99_by_third']}"
+        f"  Lab stock {s['mic_to_server_p99_by_third']}"
+    )
     print("    mic chunk t -> kernel (session log)")
     print(f"    Lab+ext   {fmt(e['mic_to_kernel'])}")
     print(f"    Lab stock {fmt(s['mic_to_kernel'])}")

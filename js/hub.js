@@ -22,6 +22,13 @@ import { AudioEngine, micSupportProblem, nowEpoch } from "./engine.js";
 
 export const MAX_EVENTS = 200;
 
+/**
+ * @param {Row} a
+ * @param {Row} b
+ */
+const sameRow = (a, b) =>
+  a.role === b.role && a.text === b.text && a.unheard === b.unheard && a.status === b.status;
+
 /** @param {number} v @param {number} lo @param {number} hi @param {number} dflt */
 function clampNum(v, lo, hi, dflt) {
   const x = Number(v);
@@ -254,8 +261,21 @@ export class Hub {
       next.set(id, row);
     }
     for (const [id, r] of this.rows) if (!next.has(id)) next.set(id, r);
+    const before = [...this.rows.keys()];
+    const after = [...next.keys()];
+    const prev = this.rows;
     this.rows = next;
-    this.emit("rows");
+    if (before.every((id, i) => after[i] === id)) {
+      // same order, rows possibly added at the end (every response.done sends the
+      // whole list): redraw only what changed, not the whole transcript, whose
+      // rebuild grew with the session on the main thread that also relays the mic
+      for (const [id, r] of next) {
+        const old = prev.get(id);
+        if (!old || !sameRow(old, r)) this.emit("row", r);
+      }
+    } else {
+      this.emit("rows");
+    }
   }
 
   /** @param {any} m a `transcript` message */

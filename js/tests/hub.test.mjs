@@ -148,6 +148,30 @@ test("live transcript: deltas, full text, unheard; trait rows set the order", ()
   hub.close();
 });
 
+test("trait rows in the same order redraw only the rows that changed or are new", () => {
+  const row = (id, text, status = "completed") => ({ item_id: id, role: id[0] === "u" ? "user" : "assistant", text, unheard: "", status });
+  const m = new FakeModel({ transcript: [row("u1", "hi"), row("a1", "Hello.")] });
+  const hub = new Hub(m);
+  const seen = [];
+  hub.subscribe((kind, data) => seen.push(kind === "row" ? `row:${data.item_id}` : kind));
+  // the whole list again, unchanged (a response.done sends it every time): nothing to draw
+  m.set("transcript", [row("u1", "hi"), row("a1", "Hello.")]);
+  assert.deepEqual(seen, []);
+  // one row's text final, two rows added at the end
+  m.set("transcript", [row("u1", "hi"), row("a1", "Hello there."), row("u2", "more"), row("a2", "Sure.")]);
+  assert.deepEqual(seen, ["row:a1", "row:u2", "row:a2"]);
+  assert.deepEqual([...hub.rows.keys()], ["u1", "a1", "u2", "a2"]);
+  // a live row the trait does not have yet stays after the trait rows, in place
+  m.emit("msg:custom", { type: "transcript", item_id: "u3", role: "user", text: "and", final: false }, []);
+  seen.length = 0;
+  m.set("transcript", [row("u1", "hi"), row("a1", "Hello there."), row("u2", "more"), row("a2", "Sure.")]);
+  assert.deepEqual(seen, []);
+  // a new order: the whole list is redrawn
+  m.set("transcript", [row("u1", "hi"), row("u2", "more"), row("a1", "Hello there."), row("a2", "Sure.")]);
+  assert.deepEqual(seen, ["rows"]);
+  hub.close();
+});
+
 test("events keep the last 200; pong resolves ping; state hint", async () => {
   const m = new FakeModel();
   const hub = new Hub(m);

@@ -602,6 +602,7 @@ var AudioEngine = class {
 
 // js/hub.js
 var MAX_EVENTS = 200;
+var sameRow = (a, b) => a.role === b.role && a.text === b.text && a.unheard === b.unheard && a.status === b.status;
 function clampNum(v, lo, hi, dflt) {
   const x = Number(v);
   if (!Number.isFinite(x)) return dflt;
@@ -811,8 +812,18 @@ var Hub = class {
       next.set(id, row);
     }
     for (const [id, r] of this.rows) if (!next.has(id)) next.set(id, r);
+    const before = [...this.rows.keys()];
+    const after = [...next.keys()];
+    const prev = this.rows;
     this.rows = next;
-    this.emit("rows");
+    if (before.every((id, i) => after[i] === id)) {
+      for (const [id, r] of next) {
+        const old = prev.get(id);
+        if (!old || !sameRow(old, r)) this.emit("row", r);
+      }
+    } else {
+      this.emit("rows");
+    }
   }
   /** @param {any} m a `transcript` message */
   applyTranscript(m) {
