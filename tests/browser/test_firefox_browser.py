@@ -39,6 +39,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -76,13 +77,61 @@ def _skip_reason() -> str | None:
     return reason
 
 
+HANG_NOTE = (
+    "Firefox's tab stopped answering at Connect (its main thread blocked inside the audio "
+    "stack: see bidi.BASE_PREFS); starting Firefox again, once"
+)
+
+
+def _close(made: list[Any]) -> None:
+    for thing in reversed(made):
+        with contextlib.suppress(Exception):
+            if isinstance(thing, harness.JupyterServer):
+                thing.cleanup()
+            else:
+                thing.close()
+    made.clear()
+
+
+def _start_and_connect(made: list[Any], state: dict[str, Any]) -> None:
+    """PulseAudio, JupyterLab, Firefox, the notebook run, then a real click on Connect;
+    records what test 1 checks from before the click."""
+    pulse = bidi.NullSinkPulse()
+    made.append(pulse)
+    lab = harness.JupyterServer(app="lab").start()
+    made.append(lab)
+    ff = bidi.Firefox(
+        env=pulse.env,
+        init_scripts=["globalThis.__REALTIME_WIDGET_DEBUG__ = true;", TRACK_AUDIO_JS],
+    )
+    made.append(ff)
+    state.update(ff=ff, lab=lab, dir=lab.root)
+    cell = setup_cell(
+        turn_detection=None,
+        display="out",
+        extra="import ipywidgets\nout = ipywidgets.Output()\nwith out:\n    display(w)",
+    )
+    nb = ff.open_notebook(lab, [cell], "firefox.ipynb")
+    state["nb"] = nb
+    run_setup(nb)
+    tab = _tab(state)
+    tab.wait_for("() => document.querySelectorAll('.rtw-root').length", what="widget rendered")
+    state["user_agent"] = nb.evaluate("() => navigator.userAgent")
+    state["contexts_before_click"] = nb.evaluate("() => globalThis.__allAudioContexts.length")
+    tab.click(".rtw-connect")
+    wait_connected(nb)
+
+
 @pytest.fixture(scope="module")
 def firefox_lab() -> Iterator[dict[str, Any]]:
-    """A private PulseAudio, a JupyterLab and a connected widget in Firefox.
+    """A private PulseAudio, a JupyterLab and a widget connected by a real click in Firefox.
 
     The notebook displays the widget inside an ``Output`` so the last test can remove
     the view. Turn detection is off: the fake microphone is a continuous tone, which
-    server VAD would take for one endless utterance.
+    server VAD would take for one endless utterance. Firefox ESR's tab sometimes hangs
+    for good at Connect inside its own audio stack (``bidi.BASE_PREFS`` has the gdb
+    evidence): then the whole set-up runs once more, with the first attempt's logs kept
+    in the artifacts and the retry reported; a second hang fails.
     """
     reason = _skip_reason()
     if reason:
@@ -90,34 +139,27 @@ def firefox_lab() -> Iterator[dict[str, Any]]:
             pytest.fail(f"CI must run the Firefox test: {reason}")
         pytest.skip(reason)
     made: list[Any] = []
-    state: dict[str, Any] = {}
+    state: dict[str, Any] = {"attempts": 1}
     try:
-        pulse = bidi.NullSinkPulse()
-        made.append(pulse)
-        lab = harness.JupyterServer(app="lab").start()
-        made.append(lab)
-        ff = bidi.Firefox(
-            env=pulse.env,
-            init_scripts=["globalThis.__REALTIME_WIDGET_DEBUG__ = true;", TRACK_AUDIO_JS],
-        )
-        made.append(ff)
-        state.update(ff=ff, lab=lab, dir=lab.root)
-        cell = setup_cell(
-            turn_detection=None,
-            display="out",
-            extra="import ipywidgets\nout = ipywidgets.Output()\nwith out:\n    display(w)",
-        )
-        nb = ff.open_notebook(lab, [cell], "firefox.ipynb")
-        state["nb"] = nb
-        run_setup(nb)
+        try:
+            _start_and_connect(made, state)
+        except TimeoutError as e:
+            out = ARTIFACTS / "firefox-connect-hang-attempt-1"
+            out.mkdir(parents=True, exist_ok=True)
+            ff = state.get("ff")
+            if isinstance(ff, bidi.Firefox):
+                (out / "console.log").write_text("\n".join(ff.console))
+                (out / "firefox.log").write_text(ff.log())
+            print(f"\n[firefox] {HANG_NOTE} ({e}); logs in {out}")
+            warnings.warn(f"{HANG_NOTE}: {e}", stacklevel=1)
+            _close(made)
+            state.clear()
+            state["attempts"] = 2
+            _start_and_connect(made, state)
         yield state
     finally:
         state["closing"] = True
-        for thing in reversed(made):
-            if isinstance(thing, harness.JupyterServer):
-                thing.cleanup()
-            else:
-                thing.close()
+        _close(made)
 
 
 @pytest.fixture(autouse=True)
@@ -146,13 +188,11 @@ def _tab(state: dict[str, Any]) -> bidi.Tab:
 
 
 def test_1_widget_renders_and_a_real_click_connects(firefox_lab: dict[str, Any]) -> None:
+    """The fixture rendered the widget and clicked Connect (a real click)."""
     nb, tab = firefox_lab["nb"], _tab(firefox_lab)
-    tab.wait_for("() => document.querySelectorAll('.rtw-root').length", what="widget rendered")
-    assert nb.evaluate("() => navigator.userAgent").find("Firefox/") > 0
+    assert firefox_lab["user_agent"].find("Firefox/") > 0
     # no AudioContext before the gesture
-    assert nb.evaluate("() => globalThis.__allAudioContexts.length") == 0
-    tab.click(".rtw-connect")
-    wait_connected(nb)
+    assert firefox_lab["contexts_before_click"] == 0
     tab.wait_for(
         "() => document.querySelector('.rtw-connect').innerText.trim() === 'Disconnect'",
         what="the button says Disconnect",
