@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .harness import NotebookPage
+from .harness import NotebookPage, poll
 
 
 def setup_cell(
@@ -169,6 +169,42 @@ TRACK_AUDIO_JS = """
     }
 })();
 """
+
+
+# What TRACK_AUDIO_JS saw, the widget's own contexts (debug hook), and the views left.
+AUDIO_STATE_JS = """() => ({
+    all: (globalThis.__allAudioContexts || []).map(c => c.state),
+    dbg: (globalThis.__realtimeWidgets || []).flatMap(r => r.contexts.map(c => c.state)),
+    tracks: (globalThis.__allStreams || []).flatMap(
+        s => s.getTracks().map(t => t.readyState)),
+    views: document.querySelectorAll('.rtw-root').length,
+})"""
+
+
+def audio_state(nb: NotebookPage) -> dict[str, Any]:
+    """Every AudioContext's and microphone track's state, and how many views there are."""
+    return dict(nb.evaluate(AUDIO_STATE_JS))
+
+
+def audio_released(nb: NotebookPage) -> dict[str, Any] | None:
+    """The state if no view is left, at least one AudioContext was made and all are
+    closed (the widget's own too), and every track has ended; else None."""
+    st = audio_state(nb)
+    ok = (
+        st["views"] == 0
+        and bool(st["all"])
+        and all(x == "closed" for x in st["all"] + st["dbg"])
+        and all(x == "ended" for x in st["tracks"])
+    )
+    return st if ok else None
+
+
+def wait_audio_released(nb: NotebookPage, when: str) -> dict[str, Any]:
+    """Wait (20 s) until :func:`audio_released`; the state, or an AssertionError with it."""
+    try:
+        return dict(poll(lambda: audio_released(nb), timeout=20, what="audio released"))
+    except TimeoutError:
+        raise AssertionError(f"audio not released {when}: {audio_state(nb)}") from None
 
 
 def assert_vad_turn(nb: NotebookPage) -> None:

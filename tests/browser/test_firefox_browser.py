@@ -51,12 +51,15 @@ from .audio import dominant_hz
 from .conftest import ARTIFACTS
 from .scenario import (
     TRACK_AUDIO_JS,
+    audio_released,
+    audio_state,
     debug_state,
     kernel_array,
     run_setup,
     setup_cell,
     tap_samples,
     typed_reply,
+    wait_audio_released,
     wait_connected,
 )
 
@@ -303,32 +306,11 @@ def test_4_typed_text_gets_a_reply_that_firefox_plays(firefox_lab: dict[str, Any
 
 def test_5_removing_the_view_closes_every_audio_context(firefox_lab: dict[str, Any]) -> None:
     nb, tab = firefox_lab["nb"], _tab(firefox_lab)
-    before = nb.evaluate(
-        "() => ({all: globalThis.__allAudioContexts.map(c => c.state),"
-        " tracks: globalThis.__allStreams.flatMap(s => s.getTracks().map(t => t.readyState))})"
-    )
+    before = audio_state(nb)
     assert "running" in before["all"] and "live" in before["tracks"], before
     nb.kernel_exec("out.clear_output()")
     tab.wait_for("() => document.querySelectorAll('.rtw-root').length === 0", what="view gone")
-    state_js = """() => ({
-        all: globalThis.__allAudioContexts.map(c => c.state),
-        dbg: (globalThis.__realtimeWidgets || []).flatMap(r => r.contexts.map(c => c.state)),
-        tracks: globalThis.__allStreams.flatMap(s => s.getTracks().map(t => t.readyState)),
-    })"""
-
-    def released() -> Any:
-        st = nb.evaluate(state_js)
-        ok = (
-            all(x == "closed" for x in st["all"] + st["dbg"])
-            and all(x == "ended" for x in st["tracks"])
-            and st["all"]
-        )
-        return st if ok else None
-
-    try:
-        harness.poll(released, timeout=20, what="audio released")
-    except TimeoutError:
-        raise AssertionError(f"audio not released: {nb.evaluate(state_js)}") from None
+    wait_audio_released(nb, "after the view was removed")
     # the session is still connected: a reply now must not bring audio back
     typed_reply(nb, "Still there?")
-    assert released(), nb.evaluate(state_js)
+    assert audio_released(nb), audio_state(nb)

@@ -24,26 +24,20 @@ import pytest
 
 from . import harness
 from .scenario import (
+    TRACK_AUDIO_JS,
     assert_vad_turn,
+    audio_state,
     debug_state,
     run_setup,
     setup_cell,
     typed_reply,
+    wait_audio_released,
     wait_connected,
 )
-from .test_widget_browser import TRACK_AUDIO_JS
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
 SR = 24000
-
-AUDIO_STATE_JS = """() => ({
-    all: (globalThis.__allAudioContexts || []).map(c => c.state),
-    dbg: (globalThis.__realtimeWidgets || []).flatMap(r => r.contexts.map(c => c.state)),
-    tracks: (globalThis.__allStreams || []).flatMap(
-        s => s.getTracks().map(t => t.readyState)),
-    views: document.querySelectorAll('.rtw-root').length,
-})"""
 
 
 @pytest.fixture(scope="module")
@@ -122,7 +116,7 @@ def test_notebook7_voice_turn_transcript_extension_and_clear_outputs(
     assert "realtime_widget: no kernel busy status for quiet widget messages" in log, log[-3000:]
 
     # clearing the outputs (the notebook's own command) removes the view and the audio
-    before = nb.evaluate(AUDIO_STATE_JS)
+    before = audio_state(nb)
     assert "running" in before["all"] and "live" in before["tracks"], before
     nb.evaluate(
         """async () => {
@@ -135,19 +129,4 @@ def test_notebook7_voice_turn_transcript_extension_and_clear_outputs(
     # the session stays connected: a reply arriving now must not revive the audio
     typed_reply(nb, "Still there?")
 
-    def released() -> Any:
-        st = nb.evaluate(AUDIO_STATE_JS)
-        ok = (
-            st["views"] == 0
-            and all(x == "closed" for x in st["all"])
-            and all(x == "closed" for x in st["dbg"])
-            and all(x == "ended" for x in st["tracks"])
-        )
-        return st if ok else None
-
-    try:
-        harness.poll(released, timeout=20, what="audio released")
-    except TimeoutError:
-        raise AssertionError(
-            f"audio not released after clearing the outputs: {nb.evaluate(AUDIO_STATE_JS)}"
-        ) from None
+    wait_audio_released(nb, "after clearing the outputs")

@@ -26,6 +26,7 @@ from . import audio, harness
 from .scenario import (
     TRACK_AUDIO_JS,
     assert_vad_turn,
+    audio_state,
     debug_state,
     install_helpers,
     kernel_array,
@@ -33,6 +34,7 @@ from .scenario import (
     setup_cell,
     tap_samples,
     typed_reply,
+    wait_audio_released,
     wait_connected,
 )
 
@@ -256,10 +258,7 @@ def test_g_view_removal_closes_every_audio_context(
     )
     nb = launch(wav=mic, init_scripts=[TRACK_AUDIO_JS]).open_notebook([cell], "removal.ipynb")
     _open_connected(nb)
-    before = nb.evaluate(
-        "() => ({all: globalThis.__allAudioContexts.map(c => c.state),"
-        " tracks: globalThis.__allStreams.flatMap(s => s.getTracks().map(t => t.readyState))})"
-    )
+    before = audio_state(nb)
     assert "running" in before["all"], before
     assert "live" in before["tracks"], before
     nb.kernel_exec("out.clear_output()")
@@ -267,28 +266,7 @@ def test_g_view_removal_closes_every_audio_context(
     # the kernel's session is still connected: model audio that arrives now (a reply to a
     # typed message) must not bring an AudioContext back for a widget nobody sees
     typed_reply(nb, "Are you still there?")
-    state_js = """() => ({
-        all: globalThis.__allAudioContexts.map(c => c.state),
-        dbg: (globalThis.__realtimeWidgets || []).flatMap(r => r.contexts.map(c => c.state)),
-        tracks: globalThis.__allStreams.flatMap(s => s.getTracks().map(t => t.readyState)),
-        views: document.querySelectorAll('.rtw-root').length,
-    })"""
-
-    def released() -> Any:
-        st = nb.evaluate(state_js)
-        ok = (
-            all(x == "closed" for x in st["all"])
-            and all(x == "closed" for x in st["dbg"])
-            and all(x == "ended" for x in st["tracks"])
-        )
-        return st if ok else None
-
-    try:
-        after = harness.poll(released, timeout=20, what="audio released")
-    except TimeoutError:
-        raise AssertionError(
-            f"audio not released after the view was removed: {nb.evaluate(state_js)}"
-        ) from None
+    after = wait_audio_released(nb, "after the view was removed")
     assert after["all"] and all(s == "closed" for s in after["all"]), after
 
 
