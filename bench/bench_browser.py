@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import bisect
 import contextlib
 import http.server
 import json
@@ -826,7 +827,9 @@ def run_jupyter(
                 " 'stats': dict(w.stats),"
                 " 'mic_arrival': BENCH_MIC_ARRIVAL, 'audio_send': BENCH_AUDIO_SEND,"
                 " 'deltas': [(e.t_wall, e.item_id, e.audio_ms) for e in "
-                "session.log.filter('response.output_audio.delta')]}",
+                "session.log.filter('response.output_audio.delta')],"
+                " 'replies': [(e.t_wall, e.type) for e in session.log if e.type in "
+                "('response.create', 'response.created', 'response.done')]}",
                 timeout=120,
             )
             arrivals = nb.evaluate("() => globalThis.__realtimeWidgets.at(-1).bench.arrivals")
@@ -899,6 +902,14 @@ def run_jupyter(
         "rtt_idle": summary(rtt_idle),
         "underruns": under,
         "relay_stats": data["stats"],
+        "raw": {
+            "mic": [
+                (appends[i][1], data["recv"][i] * 1000 - appends[i][1])
+                for i in range(n)
+                if appends[i][1]
+            ],
+            "replies": [(t * 1000, ty) for t, ty in data["replies"]],
+        },
     }
 
 
@@ -1101,6 +1112,11 @@ def main() -> None:
     )
     ap.add_argument("--only-barge", action="store_true", help="only the barge-in run")
     ap.add_argument("--json", type=Path, help="also write the figures here")
+    ap.add_argument(
+        "--raw",
+        type=Path,
+        help="with --only-lab: write every mic chunk's latency and the reply events here",
+    )
     args = ap.parse_args()
     reason = harness.missing_prerequisites() or audio.tools_missing()
     if reason:
@@ -1142,9 +1158,12 @@ def main() -> None:
             f"{args.comms_over_subshells or 'default'}, load {os.getloadavg()}"
         )
         for k, v in r.items():
-            if k != "hops":
+            if k not in ("hops", "raw"):
                 print(f"  {k:32s} {fmt(v) if isinstance(v, dict) and 'p50' in v else v}")
         print_hops(r["hops"])
+        print_around_replies(r["raw"])
+        if args.raw:
+            args.raw.write_text(json.dumps(r["raw"]))
         return
     with harness.playwright_sync() as pw:
         print("== direct baseline (browser <-> local server WebSocket)", flush=True)
@@ -1180,6 +1199,43 @@ def main() -> None:
         args.json.write_text(json.dumps(out, indent=1))
 
 
+def around_replies(raw: dict[str, Any], window_ms: float = 150.0) -> dict[str, Any]:
+    """Mic latency of chunks captured within `window_ms` after each kind of reply event,
+    against the rest: which moment of a turn do the slow chunks come from?"""
+    marks: dict[str, list[float]] = {}
+    for t, ty in raw["replies"]:
+        marks.setdefault(ty, []).append(t)
+    for v in marks.values():
+        v.sort()
+    groups: dict[str, list[float]] = {k: [] for k in marks}
+    groups["other"] = []
+    for t, lat in raw["mic"]:
+        for ty, ts in marks.items():
+            i = bisect.bisect_right(ts, t) - 1
+            if i >= 0 and t - ts[i] <= window_ms:
+                groups[ty].append(lat)
+                break
+        else:
+            groups["other"].append(lat)
+    every = sorted(lat for _t, lat in raw["mic"])
+    cut = pct(every, 99)
+    return {
+        "p99_cut": round(cut, 1),
+        **{
+            k: {**summary(v), "share_of_slowest_1pct": sum(x >= cut for x in v)}
+            for k, v in groups.items()
+            if v
+        },
+    }
+
+
+def print_around_replies(raw: dict[str, Any]) -> None:
+    a = around_replies(raw)
+    print(f"  mic chunks captured within 150 ms after ... (slowest 1 %: >= {a.pop('p99_cut')} ms)")
+    for k, v in a.items():
+        print(f"    {k:28s} {fmt(v)}  in slowest 1 %: {v['share_of_slowest_1pct']}")
+
+
 def print_hops(h: dict[str, Any] | None) -> None:
     if not h:
         return
@@ -1211,6 +1267,8 @@ def report(o: dict[str, Any]) -> None:
         f"{d['mic_to_server_p99_by_third']}  Lab+ext {e['mic_to_server_p99_by_third']}"
         f"  Lab stock {s['mic_to_server_p99_by_third']}"
     )
+    print("    Lab+ext:", end="")
+    print_around_replies(e["raw"])
     print("    mic chunk t -> kernel (session log)")
     print(f"    Lab+ext   {fmt(e['mic_to_kernel'])}")
     print(f"    Lab stock {fmt(s['mic_to_kernel'])}")

@@ -62,6 +62,8 @@ export class Hub {
     this.pings = new Map();
     this.pingCount = 0;
     this.lastStatus = model.get("status") ?? "disconnected";
+    /** the kernel's row list as this page has it: the trait, patched by `rows` messages */
+    this.traitRows = /** @type {any[]} */ ([]);
     this.applyTraitRows(model.get("transcript"));
     this._onCustom = (/** @type {any} */ msg, /** @type {DataView[]} */ buffers) => this.onCustom(msg, buffers ?? []);
     this._onChange = {
@@ -191,6 +193,9 @@ export class Hub {
       case "transcript":
         this.applyTranscript(msg);
         break;
+      case "rows":
+        this.applyRowChanges(msg);
+        break;
       case "events":
         this.addEvents(Array.isArray(msg.events) ? msg.events : []);
         break;
@@ -241,6 +246,7 @@ export class Hub {
    */
   applyTraitRows(list) {
     if (!Array.isArray(list)) return;
+    this.traitRows = list.slice();
     /** @type {Map<string, Row>} */
     const next = new Map();
     for (const r of list) {
@@ -276,6 +282,27 @@ export class Hub {
     } else {
       this.emit("rows");
     }
+  }
+
+  /**
+   * A `rows` message: the kernel's row list changed at these positions (`total`: its
+   * new length). The trait itself follows whole only when the conversation pauses
+   * (realtime_widget/widget/durable.py): it grows with the session.
+   * @param {any} m
+   */
+  applyRowChanges(m) {
+    const total = Number(m.total);
+    if (!Number.isInteger(total) || total < 0 || !Array.isArray(m.rows)) return;
+    const next = this.traitRows.slice(0, total);
+    while (next.length < total) next.push(null);
+    for (const pair of m.rows) {
+      if (Array.isArray(pair) && Number.isInteger(pair[0]) && pair[0] >= 0 && pair[0] < total) {
+        next[pair[0]] = pair[1];
+      }
+    }
+    // a position this page never had (it loaded between two messages) stays empty,
+    // skipped by applyTraitRows, until the next whole sync
+    this.applyTraitRows(next);
   }
 
   /** @param {any} m a `transcript` message */

@@ -172,6 +172,43 @@ test("trait rows in the same order redraw only the rows that changed or are new"
   hub.close();
 });
 
+test("rows messages patch the kernel's list between whole syncs", () => {
+  const row = (id, text, status = "completed") => ({ item_id: id, role: id[0] === "u" ? "user" : "assistant", text, unheard: "", status });
+  const m = new FakeModel({ transcript: [row("u1", "hi")] });
+  const hub = new Hub(m);
+  const seen = [];
+  hub.subscribe((kind, data) => seen.push(kind === "row" ? `row:${data.item_id}` : kind));
+  const rows = (total, pairs) => m.emit("msg:custom", { type: "rows", total, rows: pairs }, []);
+  rows(2, [[1, row("a1", "Hel", "in_progress")]]);
+  assert.deepEqual(seen, ["row:a1"]);
+  rows(3, [[1, row("a1", "Hello.")], [2, row("u2", "more")]]);
+  assert.deepEqual([...hub.rows.keys()], ["u1", "a1", "u2"]);
+  assert.equal(hub.rows.get("a1").text, "Hello.");
+  // a user row completing late goes before the reply: the shifted rows come again
+  seen.length = 0;
+  rows(4, [[2, row("u3", "late")], [3, row("u2", "more")]]);
+  assert.deepEqual(seen, ["rows"]);
+  assert.deepEqual([...hub.rows.keys()], ["u1", "a1", "u3", "u2"]);
+  // a shorter list (an item deleted) drops the tail position
+  rows(3, [[2, row("u2", "more")]]);
+  assert.deepEqual(hub.traitRows.map((r) => r.item_id), ["u1", "a1", "u2"]);
+  // the whole trait at a pause replaces the patched list
+  m.set("transcript", [row("u1", "hi"), row("a1", "Hello."), row("u2", "more")]);
+  assert.deepEqual(hub.traitRows.map((r) => r.item_id), ["u1", "a1", "u2"]);
+  // malformed messages change nothing
+  seen.length = 0;
+  rows(-1, []);
+  rows(2, "nope");
+  m.emit("msg:custom", { type: "rows" }, []);
+  assert.deepEqual(seen, []);
+  // a position this page never had stays empty until the next whole sync
+  const late = new Hub(new FakeModel({ transcript: [] }));
+  late.model.emit("msg:custom", { type: "rows", total: 3, rows: [[2, row("u9", "x")]] }, []);
+  assert.deepEqual([...late.rows.keys()], ["u9"]);
+  late.close();
+  hub.close();
+});
+
 test("events keep the last 200; pong resolves ping; state hint", async () => {
   const m = new FakeModel();
   const hub = new Hub(m);

@@ -628,6 +628,8 @@ var Hub = class {
     this.pings = /* @__PURE__ */ new Map();
     this.pingCount = 0;
     this.lastStatus = model.get("status") ?? "disconnected";
+    this.traitRows = /** @type {any[]} */
+    [];
     this.applyTraitRows(model.get("transcript"));
     this._onCustom = (msg, buffers) => this.onCustom(msg, buffers ?? []);
     this._onChange = {
@@ -746,6 +748,9 @@ var Hub = class {
       case "transcript":
         this.applyTranscript(msg);
         break;
+      case "rows":
+        this.applyRowChanges(msg);
+        break;
       case "events":
         this.addEvents(Array.isArray(msg.events) ? msg.events : []);
         break;
@@ -793,6 +798,7 @@ var Hub = class {
    */
   applyTraitRows(list) {
     if (!Array.isArray(list)) return;
+    this.traitRows = list.slice();
     const next = /* @__PURE__ */ new Map();
     for (const r of list) {
       if (!r || r.item_id === void 0) continue;
@@ -824,6 +830,24 @@ var Hub = class {
     } else {
       this.emit("rows");
     }
+  }
+  /**
+   * A `rows` message: the kernel's row list changed at these positions (`total`: its
+   * new length). The trait itself follows whole only when the conversation pauses
+   * (realtime_widget/widget/durable.py): it grows with the session.
+   * @param {any} m
+   */
+  applyRowChanges(m) {
+    const total = Number(m.total);
+    if (!Number.isInteger(total) || total < 0 || !Array.isArray(m.rows)) return;
+    const next = this.traitRows.slice(0, total);
+    while (next.length < total) next.push(null);
+    for (const pair of m.rows) {
+      if (Array.isArray(pair) && Number.isInteger(pair[0]) && pair[0] >= 0 && pair[0] < total) {
+        next[pair[0]] = pair[1];
+      }
+    }
+    this.applyTraitRows(next);
   }
   /** @param {any} m a `transcript` message */
   applyTranscript(m) {

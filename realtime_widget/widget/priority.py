@@ -35,7 +35,7 @@ GRACE = 0.01
 """Hold kept after the first audio (s), so the buffers that came in the same read go
 first (the local server sends a reply's first 120 ms at once)."""
 
-HOLDABLE = frozenset({"transcript", "events"})
+HOLDABLE = frozenset({"transcript", "rows", "events"})
 """Custom message types that are only for display. Audio, ``stop``, ``state`` (the
 fast speaking hint), ``pong`` and ``clock`` are never held."""
 

@@ -14,10 +14,11 @@ reordered when they arrive.
 The policies live in small sans-I/O parts with explicit time arguments
 (:class:`Reorderer`, :class:`AudioCoalescer`, :class:`BargeIn`,
 :class:`PlaybackTracker`, :class:`TranscriptStream`, :class:`EventDigest`,
-:class:`TraitBatcher`); the relay wires them to the session and owns the one
-timer that polls them. Kernel → browser messages stay well under 100 per
-second in total (audio ≤ 100/s only while a server bursts, transcripts ≤ 10/s,
-events ~7/s, traits ≤ 4/s): jupyter_server drops them above 1000/s.
+:class:`TraitBatcher`, :class:`RowDiff`, :class:`Settle`); the relay wires them to
+the session and owns the one timer that polls them. Kernel → browser messages stay
+well under 100 per second in total (audio ≤ 100/s only while a server bursts,
+transcripts ≤ 10/s, events ~7/s, traits and rows ≤ 4/s): jupyter_server drops them
+above 1000/s.
 
 The API key never reaches the browser: the relay only ever shows
 ``session.url`` and error texts, scrubbed of anything that looks like a key.
@@ -32,7 +33,7 @@ import math
 import re
 import time
 from collections.abc import Callable, Coroutine
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from realtime_widget import _preload
 from realtime_widget._loop import io_loop
@@ -45,6 +46,7 @@ from realtime_widget.protocol import events as ev
 from .bargein import SAMPLES_PER_MS, BargeIn, PlaybackTracker
 from .coalesce import AudioCoalescer, AudioMessage
 from .digest import EventDigest
+from .durable import RowDiff, Settle
 from .priority import HOLDABLE, AudioFirst
 from .reorder import Reorderer
 from .transcript import TranscriptStream, conversation_html, transcript_rows
@@ -71,7 +73,14 @@ _log = logging.getLogger(__name__)
 
 Message = dict[str, Any]
 SendFn = Callable[[Message, "list[bytes] | None"], None]
-TraitsFn = Callable[[dict[str, Any]], None]
+
+
+class TraitsFn(Protocol):
+    """Writes synced traits; with ``sync=False`` only their Python values (the page gets
+    them with a later call that syncs the same names)."""
+
+    def __call__(self, values: dict[str, Any], sync: bool = True) -> None: ...
+
 
 MIN_PTT_SAMPLES = 100 * SAMPLES_PER_MS  # the server refuses to commit less than 100 ms
 TOO_SHORT = "too short: hold the button for at least 0.1 s"
@@ -215,12 +224,13 @@ class Relay:
         self.digest = EventDigest()
         self.traits = TraitBatcher()
         self.priority = AudioFirst()
+        self.row_diff = RowDiff()
+        self.settle = Settle()
         self.clock_offset_ms = 0.0
         """Kernel wall clock minus the browser's (ms), applied to browser times when the
         page measured a real difference (a remote browser); 0 on one host."""
         self.prices: PriceTable | None = None
         """Prices for the ``usage`` trait's running cost (None: the dated defaults)."""
-        self._turns_html = ""
         self.mode = mode
         self.mode_explicit = mode_explicit
         self.status = "disconnected"
@@ -305,6 +315,7 @@ class Relay:
             stop_timeouts=self.barge.timeouts,
             audio_first_holds=self.priority.holds,
             trait_flushes=self.traits.flushes,
+            durable_syncs=self.settle.syncs,
         )
         return out
 
@@ -834,7 +845,7 @@ class Relay:
         resp = event.get("response")
         self.priority.end(resp.get("id") if isinstance(resp, dict) else None)
         self._release(now)
-        self._update_summary(now)
+        self._update_usage(now)
         if not isinstance(resp, dict) or resp.get("status") != "cancelled":
             return
         rid = resp.get("id")
@@ -850,6 +861,8 @@ class Relay:
         self._ptt_down = False
         self.priority.end()
         self._release(now)
+        if self.settle.pending:
+            self._sync_durable()
         if not self._closing:  # our own disconnect stopped playback already
             self._stop_playback("disconnect", now, truncate=False)
         if event.get("expected"):
@@ -943,7 +956,11 @@ class Relay:
         held_until = self.priority.deadline()
         if traits is not None and held_until is not None:
             traits = max(traits, held_until)  # not before the hold ends: no busy timer
+        settle = self.settle.deadline(self._busy())
+        if settle is not None and held_until is not None:
+            settle = max(settle, held_until)
         deadlines = [
+            settle,
             self.reorderer.deadline(),
             self.coalescer.deadline(),
             self.barge.deadline(),
@@ -999,6 +1016,8 @@ class Relay:
             values = self.traits.poll(now)
             if values:
                 self._apply_traits(values)
+            if self.settle.due(now, self._busy()):
+                self._sync_durable()
 
     # -- output ------------------------------------------------------------------------------
 
@@ -1057,7 +1076,7 @@ class Relay:
         self.traits_now({"last_error": message}, self._clock())
 
     def _rows_changed(self, now: float) -> None:
-        # Rebuilt once per batch (a callable value), the HTML from the same rows.
+        # Rebuilt once per batch (a callable value); the page gets the changed rows.
         self.traits_now({"transcript": self._rows}, now)
 
     def _rows(self) -> list[dict[str, Any]]:
@@ -1079,44 +1098,79 @@ class Relay:
         if out:
             self._apply_traits(out)
 
-    def _update_summary(self, now: float) -> None:
-        """Live session totals (the ``usage`` trait) and the turn summary that the saved
-        ``conversation_html`` carries, after every ``response.done``."""
+    def _update_usage(self, now: float) -> None:
+        """Live session totals (the ``usage`` trait, a few hundred bytes) after every
+        ``response.done``, and the rows it may have changed."""
         s = self.session
-        recorders = [*s.history, s.recorder]
         totals: dict[str, Any] = {}
-        for recorder in recorders:
+        for recorder in [*s.history, s.recorder]:
             rec = Recording(recorder)
             for key, value in usage_totals(rec.conversation, self.prices, model=rec.model).items():
                 totals[key] = totals.get(key, 0) + value
         cost = totals.get("cost_usd")
         if cost is not None and not math.isfinite(cost):
             totals["cost_usd"] = None  # no price for this model: JSON has no NaN
-        pandas = _preload.ready("pandas")  # the turn table needs it
-        if pandas is None:  # still importing (or never asked): the table follows then
-            _preload.preload("pandas", self._summary_when_ready)
-        elif not pandas:
-            self._turns_html = ""
-        else:
-            rec = Recording(s.recorder, history=[Recording(r) for r in s.history])
-            self._turns_html = turns_html(rec.turns())
         self.traits_now({"usage": totals, "transcript": self._rows}, now)
 
-    def _summary_when_ready(self) -> None:
-        """From the import thread: redo the summary on the loop, with the turn table."""
-        if self._attached:
-            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
-                self.loop.call_soon_threadsafe(lambda: self._update_summary(self._clock()))
-
     def _apply_traits(self, values: dict[str, Any]) -> None:
-        if "transcript" in values:
-            values["conversation_html"] = conversation_html(values["transcript"])
-            if self._turns_html and values["conversation_html"]:
-                values["conversation_html"] += self._turns_html
+        rows = values.pop("transcript", None)
         try:
-            self._set_traits(values)
+            if rows is not None:
+                # durable.py: the Python value now, the page only the changed rows;
+                # the whole list (and its HTML) when the conversation pauses
+                self._set_traits({"transcript": rows}, sync=False)
+                msg = self.row_diff.message(rows)
+                if msg is not None:
+                    self._emit(msg)
+                    self.settle.changed(self._clock())
+            if values:
+                self._set_traits(values)
         except Exception:
             _log.exception("widget trait update failed")
+
+    def _busy(self) -> bool:
+        """A reply under way or the user speaking: not the moment for a full sync."""
+        return (
+            self.status == "user_speaking"
+            or self.session.conversation.active_response_id is not None
+        )
+
+    def _sync_durable(self) -> None:
+        """``transcript`` and ``conversation_html`` (with the turn table) to the page, whole."""
+        rows = self._rows()
+        page = conversation_html(rows)
+        table = self._turn_table()
+        if page and table:
+            page += table
+        try:
+            self._set_traits({"transcript": rows, "conversation_html": page})
+        except Exception:
+            _log.exception("widget trait update failed")
+            return
+        self.row_diff.synced(rows)
+        self.settle.synced()
+
+    def _turn_table(self) -> str:
+        """The turn table's HTML ("" without pandas or while it is still importing)."""
+        pandas = _preload.ready("pandas")
+        if pandas is None:  # still importing (or never asked): sync again when ready
+            _preload.preload("pandas", self._table_when_ready)
+            return ""
+        if not pandas:
+            return ""
+        s = self.session
+        rec = Recording(s.recorder, history=[Recording(r) for r in s.history])
+        return turns_html(rec.turns())
+
+    def _table_when_ready(self) -> None:
+        """From the import thread: the next full sync (at a pause) carries the table."""
+        if self._attached:
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                self.loop.call_soon_threadsafe(self._table_ready)
+
+    def _table_ready(self) -> None:
+        self.settle.changed(self._clock())
+        self._reschedule()
 
     # -- helpers -----------------------------------------------------------------------------
 

@@ -144,6 +144,7 @@ class RealtimeWidget(anywidget.AnyWidget):
         if mode is None:
             mode = "ptt" if _turn_detection_off(session) else "vad"
         self._relay: Relay | None = None
+        self._unsent: frozenset[str] = frozenset()
         super().__init__(mode=mode, **options)
         if isinstance(self._esm, str) and self._esm == _PLACEHOLDER_ESM and _ESM_PATH.is_file():
             self._esm = _ESM_PATH.read_text(encoding="utf-8")  # built since the import
@@ -167,11 +168,24 @@ class RealtimeWidget(anywidget.AnyWidget):
         # widget.send works from any thread (iopub is thread-safe in ipykernel).
         self.send(content, buffers)
 
-    def _set_from_relay(self, values: dict[str, Any]) -> None:
-        # One comm message for the batch; synced trait writes work from any thread.
-        with self.hold_sync():
+    def _set_from_relay(self, values: dict[str, Any], sync: bool = True) -> None:
+        # Python values first, with their automatic sync held back; then (sync) one comm
+        # message with every name given, changed now or set earlier without a sync
+        # (durable.py: the transcript's whole list goes to the page only at pauses).
+        self._unsent = frozenset(values)
+        try:
             for name, value in values.items():
                 setattr(self, name, value)
+        finally:
+            self._unsent = frozenset()
+        if sync:
+            self.send_state(list(values))  # works from any thread
+
+    def _should_send_property(self, key: str, value: Any) -> bool:
+        # ipywidgets asks this before syncing a changed trait (7.x and 8.x alike).
+        if key in self._unsent:
+            return False
+        return bool(super()._should_send_property(key, value))
 
     # -- browser → kernel --------------------------------------------------------------
 

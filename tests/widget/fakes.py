@@ -156,11 +156,14 @@ class Harness:
         self.now = 100.0
         self.out: list[tuple[dict[str, Any], list[bytes]]] = []
         self.traits: dict[str, Any] = {}
+        """The widget's Python-side trait values."""
+        self.synced: dict[str, Any] = {}
+        """What the page got of them (``sync=False`` writes wait for a later sync)."""
         self.loop = asyncio.new_event_loop()  # never run freely: tasks advance in run()
         self.relay = Relay(
             self.session,  # type: ignore[arg-type]
             lambda c, b: self.out.append((c, list(b or []))),
-            self.traits.update,
+            self._set_traits,
             mode=mode,
             clock=lambda: self.now,
             wall=lambda: 1_700_000_000.0 + self.now,
@@ -169,6 +172,11 @@ class Harness:
         self.relay.attach()
         self.session.on_time = self._set_now
         self.session.after_feed = self._end_of_turn
+
+    def _set_traits(self, values: dict[str, Any], sync: bool = True) -> None:
+        self.traits.update(values)
+        if sync:
+            self.synced.update(values)
 
     def _end_of_turn(self) -> None:
         self.loop.run_until_complete(asyncio.sleep(0))

@@ -4,7 +4,6 @@ modes, reordering, status, errors. (The live tests run it against the local serv
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import pytest
 
@@ -12,13 +11,6 @@ from realtime_widget.errors import ConnectionClosedError
 from realtime_widget.widget.relay import TOO_SHORT, scrub
 
 from .fakes import VAD, FakeSession, Harness, audio_delta_event
-
-
-@pytest.fixture
-def h() -> Iterator[Harness]:
-    harness = Harness()
-    yield harness
-    harness.close()
 
 
 def chunk(ms: int = 20) -> bytes:
@@ -388,7 +380,9 @@ def test_scrub() -> None:
     assert scrub("custom secret here", ("secret",)) == "custom *** here"
 
 
-def test_response_done_updates_live_usage_and_the_saved_turn_summary(h: Harness) -> None:
+def test_response_done_updates_live_usage_and_the_saved_turn_summary_at_a_pause(
+    h: Harness,
+) -> None:
     from realtime_widget import _preload
     from realtime_widget.state.pricing import PriceTable
 
@@ -410,11 +404,13 @@ def test_response_done_updates_live_usage_and_the_saved_turn_summary(h: Harness)
     h.session.feed(100.1, type="response.created", response={"id": "r1", "status": "in_progress"})
     done = {"id": "r1", "status": "completed", "output": [], "usage": usage}
     h.session.feed(100.5, type="response.done", response=done)
-    h.at(101.0)
-    assert h.traits["usage"]["total_tokens"] == 120
-    assert h.traits["usage"]["responses"] == 1
-    assert h.traits["usage"]["cost_usd"] is None  # "m-x" has no price: not a made-up number
-    assert 'class="rtw-turns"' in h.traits["conversation_html"]
+    h.at(100.9)
+    assert h.synced["usage"]["total_tokens"] == 120  # at once, on the page too
+    assert h.synced["usage"]["responses"] == 1
+    assert h.synced["usage"]["cost_usd"] is None  # "m-x" has no price: not a made-up number
+    assert "conversation_html" not in h.synced  # the turn summary waits for a pause
+    h.at(101.0)  # 1 s after the last row change (the user's row), nothing under way
+    assert 'class="rtw-turns"' in h.synced["conversation_html"]
     prices = PriceTable.default()
     prices["m-x"] = prices["gpt-realtime"]
     h.relay.prices = prices

@@ -180,3 +180,24 @@ def test_bundle_is_used_when_built(widgets: list[RealtimeWidget]) -> None:
     w = RealtimeWidget()
     widgets.append(w)
     assert w._esm == path.read_text(encoding="utf-8")
+
+
+def test_relay_writes_can_wait_for_a_later_sync(
+    widgets: list[RealtimeWidget], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """durable.py: the transcript's Python value is current at once; the page gets the
+    whole list only with a later sync (one message, even for an unchanged value)."""
+    w = RealtimeWidget()
+    widgets.append(w)
+    sent: list[dict[str, Any]] = []
+    monkeypatch.setattr(w, "_send", lambda msg, buffers=None: sent.append(msg))
+    rows = [{"item_id": "u1", "role": "user", "text": "hi", "unheard": "", "status": "completed"}]
+    w._set_from_relay({"transcript": rows}, sync=False)
+    assert w.transcript == rows and sent == []
+    w.status = "listening"  # any other write still syncs by itself
+    assert [m["state"] for m in sent] == [{"status": "listening"}]
+    w._set_from_relay({"transcript": rows, "conversation_html": "<div>hi</div>"})
+    assert len(sent) == 2 and sent[-1]["method"] == "update"
+    assert sent[-1]["state"] == {"transcript": rows, "conversation_html": "<div>hi</div>"}
+    w.transcript = []  # a user's own write syncs as before
+    assert sent[-1]["state"] == {"transcript": []}

@@ -95,7 +95,16 @@ def test_vad_turn_reaches_the_browser_coalesced(make: Any) -> None:
                            for r in w.transcript), 5, "final transcript row")  # fmt: skip
     finals = [m for m in b.messages("transcript") if m.get("final")]
     assert any(m["item_id"] == reply.id and m["text"] == reply.text for m in finals)
-    assert reply.text and reply.text in w.conversation_html
+    # The page got the rows as diffs (durable.py): each position once it changed.
+    patched: list[Any] = []
+    for m in b.messages("rows"):
+        patched = [*patched[: m["total"]], *[None] * (m["total"] - len(patched))]
+        for i, row in m["rows"]:
+            patched[i] = row
+    assert patched == w.transcript
+    # The whole list and its HTML follow at the pause after the turn.
+    b.wait_for(lambda: reply.text in w.conversation_html, 5, "conversation_html")
+    assert reply.text
     # Events: batched, well under 100 messages/s overall.
     assert b.messages("events")
     span = b.received[-1][0] - b.received[0][0]
@@ -134,7 +143,7 @@ def test_barge_in_truncates_at_the_browsers_count(make: Any) -> None:
         assert logged(w, note), note
     assert logged(w, "widget.playback_started")[0].t_browser is not None
     b.wait_for(lambda: any(r["status"] == "interrupted" for r in w.transcript), 5, "row")
-    assert "<s" in w.conversation_html
+    b.wait_for(lambda: "<s" in w.conversation_html, 5, "struck-out text in the HTML")
 
 
 def test_barge_in_without_an_answer_uses_the_estimate(make: Any) -> None:
@@ -241,7 +250,7 @@ def test_reconnect_keeps_the_transcript(make: Any) -> None:
     b.wait_for(lambda: logged(w, "response.done"), 10, "second response")
     b.wait_for(lambda: sum(r["role"] == "user" for r in w.transcript) == 2, 5, "rows")
     assert [r["text"] for r in w.transcript if r["role"] == "user"] == ["first <turn>", "second"]
-    assert "first &lt;turn&gt;" in w.conversation_html
+    b.wait_for(lambda: "first &lt;turn&gt;" in w.conversation_html, 5, "escaped HTML")
 
 
 def test_the_api_key_never_reaches_the_browser(make: Any) -> None:
@@ -280,7 +289,7 @@ def test_a_replys_first_audio_goes_before_its_display_updates(make: Any) -> None
     turn = b.received[start:]
     first_audio = next(k for k, (_, c, _) in enumerate(turn) if c["type"] == "audio")
     before = [c["type"] for _, c, _ in turn[:first_audio]]
-    assert "transcript" not in before and "events" not in before, before
+    assert not {"transcript", "events", "rows"} & set(before), before
     # Nothing held back is lost: both rows, with their final text.
     user = next(i for i in w.session.conversation.items if i.role == "user")
     finals = {m["item_id"]: m["text"] for m in b.messages("transcript") if m.get("final")}

@@ -1,0 +1,102 @@
+"""The durable traits during a live session: small row updates now, the whole state at pauses.
+
+Sans-I/O, no clock of its own (``now`` is passed in, kernel monotonic seconds).
+
+Why: ``transcript`` (one row per item) and ``conversation_html`` (those rows as static
+HTML plus the turn table) grow with the session, and a synced trait goes out whole.
+Resent at every ``response.done`` they were ~110 KB at 100 turns, serialised by the
+kernel, parsed twice by jupyter_server and once more by the page, with the turn table
+(~11 ms at 100 turns) built on the session's I/O loop first. The microphone chunks in
+flight at that moment were delayed by a time that grew with the session: ~20 ms at the
+start of a run, ~40 ms after 100 turns (bench/README.md). So:
+
+* **Rows now, as a diff.** After each batch of row changes the Python value of
+  ``transcript`` is current (set without syncing) and the page gets a ``rows`` message
+  with only the positions that changed (:class:`RowDiff`): a row or two per turn.
+* **Whole state at pauses.** ``transcript`` and ``conversation_html`` (with the turn
+  table) are synced to the page, for a saved notebook and for views opened later, when
+  the conversation pauses: :data:`QUIET` seconds after the last change, with no response
+  under way and the user not speaking (:class:`Settle`). While it never pauses, at least
+  every :data:`MAX_STALE` seconds, and at once when the connection closes.
+
+A page that loads while the kernel runs gets the current rows from the kernel's
+state (Python values are always current); the next pause's full sync repairs any row
+message that a page applied to an older list.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["MAX_STALE", "QUIET", "RowDiff", "Settle"]
+
+Row = dict[str, Any]
+
+QUIET = 1.0
+"""Seconds without a row change (and nothing under way) before the whole state is synced."""
+
+MAX_STALE = 30.0
+"""Longest time (s) the page's copy of the durable traits may lag while the
+conversation never pauses: one full sync per 30 s delays ~2 of 1500 microphone chunks."""
+
+
+class RowDiff:
+    """What the page lacks of the transcript rows: the positions that changed."""
+
+    def __init__(self) -> None:
+        self._sent: list[Row] = []
+
+    def synced(self, rows: list[Row]) -> None:
+        """The page got the whole list (a full trait sync)."""
+        self._sent = list(rows)
+
+    def message(self, rows: list[Row]) -> dict[str, Any] | None:
+        """A ``rows`` message for the page (None: nothing changed).
+
+        ``total`` is the list's new length; ``rows`` holds ``[index, row]`` for every
+        position whose row differs from what was last sent. A row inserted before the
+        end shifts the ones after it, which then count as changed: insertions come near
+        the end (a user transcript completing after the reply began), so it stays small.
+        """
+        sent = self._sent
+        changed = [[i, row] for i, row in enumerate(rows) if i >= len(sent) or sent[i] != row]
+        if not changed and len(rows) == len(sent):
+            return None
+        self._sent = list(rows)
+        return {"type": "rows", "total": len(rows), "rows": changed}
+
+
+class Settle:
+    """When the durable traits are next synced whole."""
+
+    def __init__(self, *, quiet: float = QUIET, max_stale: float = MAX_STALE) -> None:
+        self.quiet = quiet
+        self.max_stale = max_stale
+        self.syncs = 0
+        """Full syncs done (a counter for ``Relay.stats``)."""
+        self._since: float | None = None  # first change not yet synced
+        self._last = 0.0  # latest change
+
+    @property
+    def pending(self) -> bool:
+        return self._since is not None
+
+    def changed(self, now: float) -> None:
+        if self._since is None:
+            self._since = now
+        self._last = now
+
+    def synced(self) -> None:
+        self._since = None
+        self.syncs += 1
+
+    def deadline(self, busy: bool) -> float | None:
+        """When to look again: the quiet time's end, or (busy) the staleness limit."""
+        if self._since is None:
+            return None
+        stale = self._since + self.max_stale
+        return stale if busy else min(stale, self._last + self.quiet)
+
+    def due(self, now: float, busy: bool) -> bool:
+        deadline = self.deadline(busy)
+        return deadline is not None and now >= deadline - 1e-6
