@@ -285,23 +285,22 @@ export class Hub {
   }
 
   /**
-   * A `rows` message: the kernel's row list changed at these positions (`total`: its
-   * new length). The trait itself follows whole only when the conversation pauses
-   * (realtime_widget/widget/durable.py): it grows with the session.
+   * A `rows` message: the kernel's row list changed; replace `delete` rows at `start`
+   * with `rows` (`total`: the list's new length). The trait itself follows whole only
+   * when the conversation pauses (realtime_widget/widget/durable.py): it grows with the
+   * session.
    * @param {any} m
    */
   applyRowChanges(m) {
-    const total = Number(m.total);
-    if (!Number.isInteger(total) || total < 0 || !Array.isArray(m.rows)) return;
-    const next = this.traitRows.slice(0, total);
-    while (next.length < total) next.push(null);
-    for (const pair of m.rows) {
-      if (Array.isArray(pair) && Number.isInteger(pair[0]) && pair[0] >= 0 && pair[0] < total) {
-        next[pair[0]] = pair[1];
-      }
-    }
-    // a position this page never had (it loaded between two messages) stays empty,
-    // skipped by applyTraitRows, until the next whole sync
+    const { start, total } = m;
+    const del = m.delete;
+    if (![start, del, total].every((v) => Number.isInteger(v) && v >= 0) || !Array.isArray(m.rows)) return;
+    const next = this.traitRows.slice();
+    // a page that loaded between two messages may have a shorter list: pad it; the
+    // positions it never had stay empty (applyTraitRows skips them) until a whole sync
+    while (next.length < start) next.push(null);
+    next.splice(start, del, ...m.rows);
+    next.length = Math.min(next.length, total);
     this.applyTraitRows(next);
   }
 

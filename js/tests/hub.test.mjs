@@ -172,39 +172,41 @@ test("trait rows in the same order redraw only the rows that changed or are new"
   hub.close();
 });
 
-test("rows messages patch the kernel's list between whole syncs", () => {
+test("rows messages splice the kernel's list between whole syncs", () => {
   const row = (id, text, status = "completed") => ({ item_id: id, role: id[0] === "u" ? "user" : "assistant", text, unheard: "", status });
   const m = new FakeModel({ transcript: [row("u1", "hi")] });
   const hub = new Hub(m);
   const seen = [];
   hub.subscribe((kind, data) => seen.push(kind === "row" ? `row:${data.item_id}` : kind));
-  const rows = (total, pairs) => m.emit("msg:custom", { type: "rows", total, rows: pairs }, []);
-  rows(2, [[1, row("a1", "Hel", "in_progress")]]);
+  const rows = (start, del, list, total) => m.emit("msg:custom", { type: "rows", start, delete: del, rows: list, total }, []);
+  rows(1, 0, [row("a1", "Hel", "in_progress")], 2); // appended
   assert.deepEqual(seen, ["row:a1"]);
-  rows(3, [[1, row("a1", "Hello.")], [2, row("u2", "more")]]);
+  rows(1, 1, [row("a1", "Hello."), row("u2", "more")], 3); // changed + appended
   assert.deepEqual([...hub.rows.keys()], ["u1", "a1", "u2"]);
   assert.equal(hub.rows.get("a1").text, "Hello.");
-  // a user row completing late goes before the reply: the shifted rows come again
+  // a user row completing late goes before the reply: an insertion
   seen.length = 0;
-  rows(4, [[2, row("u3", "late")], [3, row("u2", "more")]]);
+  rows(2, 0, [row("u3", "late")], 4);
   assert.deepEqual(seen, ["rows"]);
   assert.deepEqual([...hub.rows.keys()], ["u1", "a1", "u3", "u2"]);
-  // a shorter list (an item deleted) drops the tail position
-  rows(3, [[2, row("u2", "more")]]);
-  assert.deepEqual(hub.traitRows.map((r) => r.item_id), ["u1", "a1", "u2"]);
+  // an early item deleted (trimming the context): one small message
+  rows(0, 1, [], 3);
+  assert.deepEqual(hub.traitRows.map((r) => r.item_id), ["a1", "u3", "u2"]);
   // the whole trait at a pause replaces the patched list
-  m.set("transcript", [row("u1", "hi"), row("a1", "Hello."), row("u2", "more")]);
-  assert.deepEqual(hub.traitRows.map((r) => r.item_id), ["u1", "a1", "u2"]);
+  m.set("transcript", [row("a1", "Hello."), row("u3", "late"), row("u2", "more")]);
+  assert.deepEqual(hub.traitRows.map((r) => r.item_id), ["a1", "u3", "u2"]);
   // malformed messages change nothing
   seen.length = 0;
-  rows(-1, []);
-  rows(2, "nope");
+  rows(-1, 0, [], 3);
+  rows(0, 0, "nope", 3);
   m.emit("msg:custom", { type: "rows" }, []);
   assert.deepEqual(seen, []);
-  // a position this page never had stays empty until the next whole sync
+  assert.equal(hub.traitRows.length, 3);
+  // a page that missed earlier rows: the positions it never had stay empty
   const late = new Hub(new FakeModel({ transcript: [] }));
-  late.model.emit("msg:custom", { type: "rows", total: 3, rows: [[2, row("u9", "x")]] }, []);
+  late.model.emit("msg:custom", { type: "rows", start: 2, delete: 0, rows: [row("u9", "x")], total: 3 }, []);
   assert.deepEqual([...late.rows.keys()], ["u9"]);
+  assert.equal(late.traitRows.length, 3);
   late.close();
   hub.close();
 });

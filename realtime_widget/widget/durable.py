@@ -11,13 +11,15 @@ flight at that moment were delayed by a time that grew with the session: ~20 ms 
 start of a run, ~40 ms after 100 turns (bench/README.md). So:
 
 * **Rows now, as a diff.** After each batch of row changes the Python value of
-  ``transcript`` is current (set without syncing) and the page gets a ``rows`` message
-  with only the positions that changed (:class:`RowDiff`): a row or two per turn.
+  ``transcript`` is current (set without syncing) and the page gets a ``rows`` message:
+  one splice of its list, covering only the rows that changed (:class:`RowDiff`): a
+  row or two per turn.
 * **Whole state at pauses.** ``transcript`` and ``conversation_html`` (with the turn
   table) are synced to the page, for a saved notebook and for views opened later, when
   the conversation pauses: :data:`QUIET` seconds after the last change, with no response
-  under way and the user not speaking (:class:`Settle`). While it never pauses, at least
-  every :data:`MAX_STALE` seconds, and at once when the connection closes.
+  under way, no reply playing and the user not speaking (:class:`Settle`; a barge-in's
+  microphone chunks must not queue behind it). While it never pauses, at least every
+  :data:`MAX_STALE` seconds, and when the connection closes (after the ``stop``).
 
 A page that loads while the kernel runs gets the current rows from the kernel's
 state (Python values are always current); the next pause's full sync repairs any row
@@ -41,7 +43,7 @@ conversation never pauses: one full sync per 30 s delays ~2 of 1500 microphone c
 
 
 class RowDiff:
-    """What the page lacks of the transcript rows: the positions that changed."""
+    """What the page lacks of the transcript rows, as one splice of its list."""
 
     def __init__(self) -> None:
         self._sent: list[Row] = []
@@ -53,17 +55,29 @@ class RowDiff:
     def message(self, rows: list[Row]) -> dict[str, Any] | None:
         """A ``rows`` message for the page (None: nothing changed).
 
-        ``total`` is the list's new length; ``rows`` holds ``[index, row]`` for every
-        position whose row differs from what was last sent. A row inserted before the
-        end shifts the ones after it, which then count as changed: insertions come near
-        the end (a user transcript completing after the reply began), so it stays small.
+        The page replaces ``delete`` rows at ``start`` with ``rows``; ``total`` is the
+        list's new length. Rows the same at both ends are left out, so an appended row,
+        a row that changed, an item inserted or deleted anywhere cost only the rows
+        between the first and the last difference: a row or two per turn.
         """
         sent = self._sent
-        changed = [[i, row] for i, row in enumerate(rows) if i >= len(sent) or sent[i] != row]
-        if not changed and len(rows) == len(sent):
+        n = min(len(sent), len(rows))
+        start = 0
+        while start < n and sent[start] == rows[start]:
+            start += 1
+        if start == len(sent) == len(rows):
             return None
+        tail = 0
+        while tail < n - start and sent[-1 - tail] == rows[-1 - tail]:
+            tail += 1
         self._sent = list(rows)
-        return {"type": "rows", "total": len(rows), "rows": changed}
+        return {
+            "type": "rows",
+            "start": start,
+            "delete": len(sent) - start - tail,
+            "rows": rows[start : len(rows) - tail],
+            "total": len(rows),
+        }
 
 
 class Settle:

@@ -861,8 +861,6 @@ class Relay:
         self._ptt_down = False
         self.priority.end()
         self._release(now)
-        if self.settle.pending:
-            self._sync_durable()
         if not self._closing:  # our own disconnect stopped playback already
             self._stop_playback("disconnect", now, truncate=False)
         if event.get("expected"):
@@ -871,6 +869,9 @@ class Relay:
             message = event.get("message")
             self._set_error(f"connection lost: {self._text(message)}")
             self._set_status("error", now)
+        # After the stop: the whole state is the largest message the relay sends.
+        # Always, not only when a change is pending: the batcher may still hold one.
+        self._sync_durable()
 
     # -- barge-in ---------------------------------------------------------------------------
 
@@ -1129,29 +1130,35 @@ class Relay:
             _log.exception("widget trait update failed")
 
     def _busy(self) -> bool:
-        """A reply under way or the user speaking: not the moment for a full sync."""
+        """A reply under way or playing, or the user speaking: not the moment for a
+        full sync (a barge-in's microphone chunks would queue behind it)."""
         return (
-            self.status == "user_speaking"
+            self.status in ("user_speaking", "model_speaking")
             or self.session.conversation.active_response_id is not None
         )
 
     def _sync_durable(self) -> None:
-        """``transcript`` and ``conversation_html`` (with the turn table) to the page, whole."""
-        rows = self._rows()
-        page = conversation_html(rows)
-        table = self._turn_table()
-        if page and table:
-            page += table
+        """``transcript`` and ``conversation_html`` (with the turn table) to the page, whole.
+
+        Marked done even when it fails (logged): a deadline left in the past would make
+        the timer fire again at once, forever, on the loop that carries the audio.
+        """
+        self.settle.synced()
         try:
+            rows = self._rows()
+            page = conversation_html(rows)
+            table = self._turn_table()
+            if page and table:
+                page += table
             self._set_traits({"transcript": rows, "conversation_html": page})
         except Exception:
-            _log.exception("widget trait update failed")
+            _log.exception("widget durable state sync failed")
             return
         self.row_diff.synced(rows)
-        self.settle.synced()
 
     def _turn_table(self) -> str:
-        """The turn table's HTML ("" without pandas or while it is still importing)."""
+        """The turn table's HTML ("" without pandas, while it is still importing, or if
+        it fails: the rest of the state must not depend on it)."""
         pandas = _preload.ready("pandas")
         if pandas is None:  # still importing (or never asked): sync again when ready
             _preload.preload("pandas", self._table_when_ready)
@@ -1159,8 +1166,12 @@ class Relay:
         if not pandas:
             return ""
         s = self.session
-        rec = Recording(s.recorder, history=[Recording(r) for r in s.history])
-        return turns_html(rec.turns())
+        try:
+            rec = Recording(s.recorder, history=[Recording(r) for r in s.history])
+            return turns_html(rec.turns())
+        except Exception:
+            _log.exception("widget turn table failed")
+            return ""
 
     def _table_when_ready(self) -> None:
         """From the import thread: the next full sync (at a pause) carries the table."""
@@ -1169,8 +1180,9 @@ class Relay:
                 self.loop.call_soon_threadsafe(self._table_ready)
 
     def _table_ready(self) -> None:
-        self.settle.changed(self._clock())
-        self._reschedule()
+        if self._attached:
+            self.settle.changed(self._clock())
+            self._reschedule()
 
     # -- helpers -----------------------------------------------------------------------------
 

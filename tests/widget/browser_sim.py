@@ -23,6 +23,8 @@ def epoch_ms() -> float:
 class SimBrowser:
     """Records ``widget.send`` (called on the I/O thread) and plays audio on paper.
 
+    Playback in real time: ``started`` at an item's first audio, ``drained`` when the
+    audio received so far has had time to play (as the page's player reports them).
     ``answer_stops``: reply to every ``stop`` with ``interrupted`` carrying the
     samples "played" so far: real time since the item's first audio message,
     capped at what was received (or ``played_override`` if set).
@@ -38,6 +40,8 @@ class SimBrowser:
         self.first_audio: dict[str, float] = {}
         self.samples: dict[str, int] = {}
         self.interrupted: list[Message] = []
+        self._queue_end = 0.0  # monotonic time at which the audio queued so far ends
+        self._drain: threading.Timer | None = None
         widget.send = self._on_send  # the widget's own send goes to the comm
 
     # -- kernel → browser (I/O thread) -------------------------------------------------
@@ -54,8 +58,14 @@ class SimBrowser:
                 self.first_audio[item] = now
                 self.post({"type": "playback", "event": "started", "item_id": item, "played": 0,
                            "t": epoch_ms()})  # fmt: skip
-            self.samples[item] = self.samples.get(item, 0) + len(copies[0]) // 2
-        elif content.get("type") == "stop" and self.answer_stops:
+            n = len(copies[0]) // 2
+            self.samples[item] = self.samples.get(item, 0) + n
+            self._queue_end = max(now, self._queue_end) + n / 24000
+            self._schedule_drain(self._queue_end - now)
+        elif content.get("type") == "stop":
+            self._schedule_drain(None)
+            self._queue_end = now
+        if content.get("type") == "stop" and self.answer_stops:
             item = content.get("item_id")
             played = 0
             if isinstance(item, str) and item in self.first_audio:
@@ -67,6 +77,23 @@ class SimBrowser:
                      "played": played, "t": epoch_ms(), "stop_id": content["stop_id"]}  # fmt: skip
             self.interrupted.append(reply)
             self.post(reply)
+
+    def _schedule_drain(self, delay: float | None) -> None:
+        with self.cond:
+            if self._drain is not None:
+                self._drain.cancel()
+            self._drain = None
+            if delay is not None:
+                self._drain = threading.Timer(delay, self._drained)
+                self._drain.daemon = True
+                self._drain.start()
+
+    def _drained(self) -> None:
+        with self.cond:
+            if self._drain is None or threading.current_thread() is not self._drain:
+                return  # superseded by newer audio or a stop
+            self._drain = None
+        self.post({"type": "playback", "event": "drained", "t": epoch_ms()})
 
     # -- browser → kernel --------------------------------------------------------------
 

@@ -98,9 +98,7 @@ def test_vad_turn_reaches_the_browser_coalesced(make: Any) -> None:
     # The page got the rows as diffs (durable.py): each position once it changed.
     patched: list[Any] = []
     for m in b.messages("rows"):
-        patched = [*patched[: m["total"]], *[None] * (m["total"] - len(patched))]
-        for i, row in m["rows"]:
-            patched[i] = row
+        patched[m["start"] : m["start"] + m["delete"]] = m["rows"]
     assert patched == w.transcript
     # The whole list and its HTML follow at the pause after the turn.
     b.wait_for(lambda: reply.text in w.conversation_html, 5, "conversation_html")
