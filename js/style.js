@@ -87,6 +87,7 @@ export const STYLE = `
 .rtw-root .rtw-tool { font-family: var(--jp-code-font-family, monospace); font-size: 0.9em; opacity: 0.8; }
 .rtw-root .rtw-assistant .rtw-who { color: var(--rtw-model); }
 .rtw-root .rtw-st-in_progress .rtw-said { opacity: 0.75; }
+.rtw-root .rtw-note { font-style: italic; opacity: 0.6; margin-left: 4px; }
 .rtw-root .rtw-unheard { color: var(--rtw-fg2); opacity: 0.8; }
 .rtw-root .rtw-input .rtw-text {
   flex: 1; min-width: 160px; font: inherit; color: var(--rtw-fg); background: var(--rtw-bg);

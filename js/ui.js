@@ -91,6 +91,23 @@ export function splitHeard(row) {
 }
 
 /**
+ * A short note after a row's text, for what the text alone does not say: a reply cut
+ * by an interruption (often before any of it was heard: then it has no text at all),
+ * or a finished item with no text (audio without a transcript). "" for none.
+ * @param {Row} row
+ * @returns {string}
+ */
+export function rowNote(row) {
+  const [heard, unheard] = splitHeard(row);
+  if (row.status === "interrupted") return heard || unheard ? "(interrupted)" : "(interrupted before it was heard)";
+  if (row.status === "completed" && !heard && !unheard) {
+    if (row.role === "user") return "(speech)";
+    if (row.role === "assistant") return "(audio)";
+  }
+  return "";
+}
+
+/**
  * Build a view. Returns its cleanup.
  * @param {Hub} hub
  * @param {HTMLElement} el
@@ -240,6 +257,8 @@ export function createView(hub, el) {
     const parts = [h("span", { class: "rtw-who", text: who })];
     parts.push(h("span", { class: "rtw-said", text: heard }));
     if (unheard) parts.push(h("s", { class: "rtw-unheard", text: unheard, title: "not heard: cut by an interruption" }));
+    const note = rowNote(row);
+    if (note) parts.push(h("span", { class: "rtw-note", text: note }));
     div.replaceChildren(...parts);
     return div;
   };

@@ -1207,6 +1207,7 @@ var STYLE = `
 .rtw-root .rtw-tool { font-family: var(--jp-code-font-family, monospace); font-size: 0.9em; opacity: 0.8; }
 .rtw-root .rtw-assistant .rtw-who { color: var(--rtw-model); }
 .rtw-root .rtw-st-in_progress .rtw-said { opacity: 0.75; }
+.rtw-root .rtw-note { font-style: italic; opacity: 0.6; margin-left: 4px; }
 .rtw-root .rtw-unheard { color: var(--rtw-fg2); opacity: 0.8; }
 .rtw-root .rtw-input .rtw-text {
   flex: 1; min-width: 160px; font: inherit; color: var(--rtw-fg); background: var(--rtw-bg);
@@ -1287,6 +1288,15 @@ function fmtDir(dir) {
 }
 function splitHeard(row) {
   return [row.text ?? "", row.unheard ?? ""];
+}
+function rowNote(row) {
+  const [heard, unheard] = splitHeard(row);
+  if (row.status === "interrupted") return heard || unheard ? "(interrupted)" : "(interrupted before it was heard)";
+  if (row.status === "completed" && !heard && !unheard) {
+    if (row.role === "user") return "(speech)";
+    if (row.role === "assistant") return "(audio)";
+  }
+  return "";
 }
 function usageText(u) {
   if (!u || typeof u !== "object") return "";
@@ -1419,6 +1429,8 @@ function createView(hub2, el) {
     const parts = [h("span", { class: "rtw-who", text: who })];
     parts.push(h("span", { class: "rtw-said", text: heard }));
     if (unheard) parts.push(h("s", { class: "rtw-unheard", text: unheard, title: "not heard: cut by an interruption" }));
+    const note = rowNote(row);
+    if (note) parts.push(h("span", { class: "rtw-note", text: note }));
     div.replaceChildren(...parts);
     return div;
   };

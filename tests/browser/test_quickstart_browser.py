@@ -96,6 +96,13 @@ def test_quickstart_talk_interrupt_and_inspect(quickstart: dict[str, Any]) -> No
             timeout=30,
             what="the unheard part is struck out",
         )
+    # An interrupted reply says so, even one cut before any of it was heard (no text).
+    notes = page.locator(".rtw-assistant .rtw-note")
+    harness.poll(
+        lambda: any("(interrupted" in t for t in notes.all_inner_texts()),
+        timeout=30,
+        what="the interrupted reply is marked",
+    )
     nb.kernel_exec("w.disconnect()")
     nb.wait_kernel("session.status == 'closed'", timeout=30)
 
