@@ -19,7 +19,9 @@ start of a run, ~40 ms after 100 turns (bench/README.md). So:
   the conversation pauses: :data:`QUIET` seconds after the last change, with no response
   under way, no reply playing and the user not speaking (:class:`Settle`; a barge-in's
   microphone chunks must not queue behind it). While it never pauses, at least every
-  :data:`MAX_STALE` seconds, and when the connection closes (after the ``stop``).
+  :data:`MAX_STALE` seconds (with the turn table as last built: it scans the whole log,
+  ~70 ms on the loop for an hour, so only a pause rebuilds it), and when the connection
+  closes (after the ``stop``).
 
 A page that loads while the kernel runs gets the current rows from the kernel's
 state (Python values are always current); the next pause's full sync repairs any row

@@ -226,6 +226,7 @@ class Relay:
         self.priority = AudioFirst()
         self.row_diff = RowDiff()
         self.settle = Settle()
+        self._table_html = ""  # the turn table as last built (durable syncs)
         self.clock_offset_ms = 0.0
         """Kernel wall clock minus the browser's (ms), applied to browser times when the
         page measured a real difference (a remote browser); 0 on one host."""
@@ -1017,8 +1018,11 @@ class Relay:
             values = self.traits.poll(now)
             if values:
                 self._apply_traits(values)
-            if self.settle.due(now, self._busy()):
-                self._sync_durable()
+            busy = self._busy()
+            if self.settle.due(now, busy):
+                # forced while busy (the staleness limit): the turn table as last built;
+                # it scans the whole log (~70 ms on the loop for an hour)
+                self._sync_durable(table=not busy)
 
     # -- output ------------------------------------------------------------------------------
 
@@ -1137,19 +1141,23 @@ class Relay:
             or self.session.conversation.active_response_id is not None
         )
 
-    def _sync_durable(self) -> None:
-        """``transcript`` and ``conversation_html`` (with the turn table) to the page, whole.
+    def _sync_durable(self, *, table: bool = True) -> None:
+        """``transcript`` and ``conversation_html`` (with the turn table, rebuilt if
+        ``table``, else as last built) to the page, whole.
 
         Marked done even when it fails (logged): a deadline left in the past would make
         the timer fire again at once, forever, on the loop that carries the audio.
         """
         self.settle.synced()
+        if not table:  # the table is still owed: at the next pause
+            self.settle.changed(self._clock())
         try:
             rows = self._rows()
             page = conversation_html(rows)
-            table = self._turn_table()
-            if page and table:
-                page += table
+            if table:
+                self._table_html = self._turn_table()
+            if page and self._table_html:
+                page += self._table_html
             self._set_traits({"transcript": rows, "conversation_html": page})
         except Exception:
             _log.exception("widget durable state sync failed")

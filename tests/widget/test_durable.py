@@ -108,7 +108,11 @@ def test_relay_rows_now_whole_state_at_a_pause(h: Harness) -> None:
     assert len(h.sent("rows")) == 2
 
 
-def test_relay_no_full_sync_during_a_reply_but_within_max_stale(h: Harness) -> None:
+def test_relay_no_full_sync_during_a_reply_but_within_max_stale(
+    h: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tables: list[float] = []
+    monkeypatch.setattr(h.relay, "_turn_table", lambda: tables.append(h.now) or "<table/>")
     _user_item(h, 100.0, "u1", "hi")
     h.session.assistant_reply(100.1, ms=2000)  # created, not done: a reply under way
     for k in range(1, 20):
@@ -118,6 +122,11 @@ def test_relay_no_full_sync_during_a_reply_but_within_max_stale(h: Harness) -> N
     assert "transcript" not in h.synced
     h.at(100.0 + MAX_STALE + 0.3)
     assert [r["item_id"] for r in h.synced["transcript"]] == ["u1", "a1"]
+    assert tables == []  # forced while busy: the table (a whole-log scan) is not rebuilt
+    h.session.feed(h.now + 0.1, type="response.done", response={"id": "r1",
+                   "status": "completed", "output": []})  # fmt: skip
+    h.at(h.now + QUIET + 0.1)
+    assert len(tables) == 1 and h.synced["conversation_html"].endswith("<table/>")
 
 
 def test_relay_waits_while_the_user_speaks_or_a_reply_plays(h: Harness) -> None:
