@@ -156,6 +156,18 @@ _OBJECT_COLUMNS = (
 )  # fmt: skip
 
 
+def _snapshot(values: Any, dtype: Any, n: int) -> Any:
+    """The first ``n`` values of a growing ``array``/``bytearray`` as a numpy array.
+
+    Copied (``bytes``: one C call, under the GIL) rather than viewed: while a numpy view
+    of the buffer exists, the session's I/O thread appending to it would fail with
+    ``BufferError`` (the log is read from the notebook while a session records).
+    """
+    import numpy as np
+
+    return np.frombuffer(bytes(values), dtype=dtype, count=n) if n else np.zeros(0, dtype)
+
+
 def _object_array(values: list[Any]) -> Any:
     """A 1-D object array of ``values`` (np.array would try to nest sequences)."""
     import numpy as np
@@ -441,10 +453,12 @@ class EventLog:
     # -- reading ---------------------------------------------------------------------------
 
     def __len__(self) -> int:
-        return len(self._t)
+        # _row is the last array a record appends to: every entry below it is complete
+        # even while the session's I/O thread is recording the next one
+        return len(self._row)
 
     def __getitem__(self, index: int) -> LoggedEvent:
-        n = len(self._t)
+        n = len(self._row)
         if index < 0:
             index += n
         if not 0 <= index < n:
@@ -452,7 +466,7 @@ class EventLog:
         return self._build(index)
 
     def __iter__(self) -> Iterator[LoggedEvent]:
-        for i in range(len(self._t)):
+        for i in range(len(self._row)):
             yield self._build(i)
 
     def _build(self, i: int) -> LoggedEvent:
@@ -525,16 +539,17 @@ class EventLog:
                 payload[extra[j]] = extra[j + 1]
         return payload
 
-    def _indices(self, type: str | None, direction: Direction | None) -> Iterator[int]:
-        codes = self._type
-        dirs = self._direction
-        want_dir = None if direction is None else _DIRECTION_CODE[direction]
-        want_type = None if type is None else self._type_codes.get(type, -1)
-        for i in range(len(codes)):
-            if (want_type is None or codes[i] == want_type) and (
-                want_dir is None or dirs[i] == want_dir
-            ):
-                yield i
+    def _indices(self, type: str | None, direction: Direction | None) -> list[int]:
+        import numpy as np
+
+        n = len(self._row)
+        mask = np.ones(n, dtype=bool)
+        if type is not None:
+            code = self._type_codes.get(type, -1)
+            mask &= _snapshot(self._type, np.uint16, n) == code
+        if direction is not None:
+            mask &= _snapshot(self._direction, np.uint8, n) == _DIRECTION_CODE[direction]
+        return np.flatnonzero(mask).tolist()  # type: ignore[no-any-return]
 
     def filter(
         self,
@@ -577,14 +592,14 @@ class EventLog:
         it was sent. Maps an input position (e.g. a VAD ``audio_end_ms``) to a time."""
         import numpy as np
 
-        n = len(self._a_start)
-        start = np.frombuffer(self._a_start, dtype=np.int64, count=n).copy()
-        length = np.frombuffer(self._a_length, dtype=np.int32, count=n).astype(np.int64)
+        events = len(self._row)
+        slots = np.flatnonzero(_snapshot(self._kind, np.uint8, events) == _APPEND)
+        n = len(slots)  # the appends among those events: rows 0..n-1 of the table
+        start = _snapshot(self._a_start, np.int64, n).copy()
+        length = _snapshot(self._a_length, np.int32, n).astype(np.int64)
         t = np.empty(n, dtype=np.float64)
-        kinds = np.frombuffer(bytes(self._kind), dtype=np.uint8)
-        slots = np.flatnonzero(kinds == _APPEND)
-        rows = np.frombuffer(self._row, dtype=np.int32, count=len(self._row))[slots]
-        t[rows] = np.frombuffer(self._t, dtype=np.float64, count=len(self._t))[slots]
+        rows = _snapshot(self._row, np.int32, events)[slots]
+        t[rows] = _snapshot(self._t, np.float64, events)[slots]
         return start, length, t
 
     def t_span(self) -> float:
@@ -594,12 +609,12 @@ class EventLog:
     def to_records(self) -> dict[str, list[Any]]:
         """Columns (lists of equal length): ``index`` then :data:`COLUMNS`; absent values
         are None (``t_wall`` as epoch seconds). No payloads."""
-        n = len(self._t)
-        cols = self._columns()
+        n = len(self._row)
+        cols = self._columns(n)
         out: dict[str, list[Any]] = {"index": list(range(n))}
         names = self._type_names
-        out["direction"] = [_DIRECTIONS[c] for c in self._direction]
-        out["type"] = [names[c] for c in self._type]
+        out["direction"] = [_DIRECTIONS[c] for c in self._direction[:n]]
+        out["type"] = [names[c] for c in self._type[:n]]
         for key in ("t", "t_kernel", "t_wall"):
             out[key] = cols[key].tolist()
         for key in ("t_browser", "audio_ms"):
@@ -608,7 +623,7 @@ class EventLog:
             out[key] = cols[key].tolist()
         return out
 
-    def _columns(self) -> dict[str, Any]:
+    def _columns(self, n: int) -> dict[str, Any]:
         """Every column but direction/type as numpy arrays, vectorised per storage kind.
 
         Audio rows (appends, deltas: nearly all events) are filled with array
@@ -617,33 +632,36 @@ class EventLog:
         """
         import numpy as np
 
-        n = len(self._t)
         mono, wall = self.anchor
-        t = np.frombuffer(self._t, dtype=np.float64, count=n).copy() if n else np.zeros(0)
-        kinds = np.frombuffer(bytes(self._kind), dtype=np.uint8)
-        rows = np.frombuffer(self._row, dtype=np.int32, count=n) if n else np.zeros(0, np.int32)
+        t = _snapshot(self._t, np.float64, n).copy()
+        kinds = _snapshot(self._kind, np.uint8, n)
+        rows = _snapshot(self._row, np.int32, n)
         browser = np.full(n, np.nan)
-        for i, tb in self._t_browser.items():
-            browser[i] = tb
+        for i, tb in list(self._t_browser.items()):  # list(): one step, while it may grow
+            if i < n:
+                browser[i] = tb
         audio_ms = np.full(n, np.nan)
         obj = {key: np.full(n, None, dtype=object) for key in _OBJECT_COLUMNS}
 
         d_slots = np.flatnonzero(kinds == _DELTA)  # delta row k is the k-th delta slot
-        if len(d_slots):
-            obj["event_id"][d_slots] = _object_array(self._d_event_id)
-            obj["item_id"][d_slots] = _object_array(self._d_item_id)
-            obj["response_id"][d_slots] = _object_array(self._d_response_id)
-            start = np.frombuffer(self._d_start, dtype=np.int64, count=len(d_slots))
-            length = np.frombuffer(self._d_length, dtype=np.int32, count=len(d_slots))
+        nd = len(d_slots)
+        if nd:
+            obj["event_id"][d_slots] = _object_array(self._d_event_id[:nd])
+            obj["item_id"][d_slots] = _object_array(self._d_item_id[:nd])
+            obj["response_id"][d_slots] = _object_array(self._d_response_id[:nd])
+            start = _snapshot(self._d_start, np.int64, nd)
+            length = _snapshot(self._d_length, np.int32, nd)
             has_audio = start >= 0
             audio_ms[d_slots[has_audio]] = length[has_audio] / 24.0
         a_slots = np.flatnonzero(kinds == _APPEND)  # likewise for appends
-        if len(a_slots):
-            length = np.frombuffer(self._a_length, dtype=np.int32, count=len(a_slots))
+        na = len(a_slots)
+        if na:
+            length = _snapshot(self._a_length, np.int32, na)
             audio_ms[a_slots] = length / 24.0
             event_ids = obj["event_id"]
-            for row, eid in self._a_event_id.items():
-                event_ids[a_slots[row]] = eid
+            for row, eid in list(self._a_event_id.items()):
+                if row < na:
+                    event_ids[a_slots[row]] = eid
         dicts, dict_audio = self._dicts, self._dict_audio
         for i in np.flatnonzero(kinds == _DICT).tolist():
             row = int(rows[i])
@@ -678,10 +696,10 @@ class EventLog:
         import numpy as np
         import pandas as pd  # optional dependency: imported on first use
 
-        n = len(self._t)
-        cols = self._columns()
-        direction_codes = np.frombuffer(bytes(self._direction), dtype=np.uint8).astype(np.int8)
-        type_codes = np.frombuffer(self._type, dtype=np.uint16, count=n).astype(np.int32)
+        n = len(self._row)
+        cols = self._columns(n)
+        direction_codes = _snapshot(self._direction, np.uint8, n).astype(np.int8)
+        type_codes = _snapshot(self._type, np.uint16, n).astype(np.int32)
         columns: dict[str, Any] = {
             "direction": pd.Categorical.from_codes(direction_codes, categories=_DIRECTIONS),
             "type": pd.Categorical.from_codes(type_codes, categories=list(self._type_names)),
@@ -708,10 +726,10 @@ class EventLog:
         since the first event; ``t_browser``: NaN where unknown). Treat it as read-only:
         it is shared between calls (``.copy()`` it to edit)."""
         cached = self._df_cache
-        if cached is not None and cached[0] == len(self._t):
+        if cached is not None and cached[0] == len(self):
             return cached[1]
         df = self.to_dataframe()
-        self._df_cache = (len(self._t), df)
+        self._df_cache = (len(df), df)  # the events it holds (more may have come since)
         return df
 
     def where(

@@ -16,6 +16,7 @@ freed in bulk, so the allocator reuses their memory for the next chunks.
 
 from __future__ import annotations
 
+import threading
 from array import array
 from bisect import bisect_right
 from typing import NamedTuple
@@ -61,9 +62,13 @@ class AudioTrack:
     views where possible; never mutate them.
     """
 
-    __slots__ = ("_block_ends", "_blocks", "_nbytes", "_tail", "_tail_bytes")
+    __slots__ = ("_block_ends", "_blocks", "_lock", "_nbytes", "_tail", "_tail_bytes")
 
     def __init__(self) -> None:
+        # The session's I/O thread appends while the notebook reads (an item's audio
+        # during a live session): joining the tail into a block must not lose a chunk
+        # appended meanwhile. Held for list operations only, never for a whole read.
+        self._lock = threading.Lock()
         self._blocks: list[bytes] = []
         # Cumulative byte offset of each block's end, for bisecting on reads.
         self._block_ends = array("q")
@@ -94,17 +99,20 @@ class AudioTrack:
             n -= 1
         if not n:
             return start
-        self._tail.append(chunk)
-        self._tail_bytes += n
-        self._nbytes += n
-        if self._tail_bytes >= BLOCK_BYTES:
-            self._flush()
+        with self._lock:
+            start = self._nbytes >> 1
+            self._tail.append(chunk)
+            self._tail_bytes += n
+            self._nbytes += n
+            if self._tail_bytes >= BLOCK_BYTES:
+                self._flush()
         return start
 
     def seal(self) -> None:
         """Join pending chunks into one block (call when the track stops growing)."""
-        if self._tail:
-            self._flush()
+        with self._lock:
+            if self._tail:
+                self._flush()
 
     def _flush(self) -> None:
         tail = self._tail
@@ -116,17 +124,21 @@ class AudioTrack:
 
     def read_bytes(self, start: int = 0, stop: int | None = None) -> bytes:
         """PCM16 bytes of samples ``[start, stop)`` (clamped to what is stored)."""
+        with self._lock:  # a consistent snapshot: one contiguous list of blocks
+            if self._tail:
+                self._flush()
+            nbytes = self._nbytes
+            blocks = self._blocks[:]
+            ends = self._block_ends[:]
         b0 = max(0, start) * 2
-        b1 = self._nbytes if stop is None else min(self._nbytes, max(0, stop) * 2)
+        b1 = nbytes if stop is None else min(nbytes, max(0, stop) * 2)
         if b1 <= b0:
             return b""
-        self.seal()  # one contiguous list of blocks makes reads simple
-        ends = self._block_ends
         i = bisect_right(ends, b0)
         out: list[bytes] = []
         pos = ends[i - 1] if i else 0
         while pos < b1:
-            block = self._blocks[i]
+            block = blocks[i]
             end = ends[i]
             lo, hi = max(b0, pos) - pos, min(b1, end) - pos
             out.append(block if lo == 0 and hi == len(block) else block[lo:hi])
