@@ -157,15 +157,16 @@ _OBJECT_COLUMNS = (
 
 
 def _snapshot(values: Any, dtype: Any, n: int) -> Any:
-    """The first ``n`` values of a growing ``array``/``bytearray`` as a numpy array.
+    """The first ``n`` values of a growing ``array``/``bytearray`` as a new, writable
+    numpy array.
 
-    Copied (``bytes``: one C call, under the GIL) rather than viewed: while a numpy view
-    of the buffer exists, the session's I/O thread appending to it would fail with
+    Copied (``bytearray``: one C call, under the GIL) rather than viewed: while a numpy
+    view of the buffer exists, the session's I/O thread appending to it would fail with
     ``BufferError`` (the log is read from the notebook while a session records).
     """
     import numpy as np
 
-    return np.frombuffer(bytes(values), dtype=dtype, count=n) if n else np.zeros(0, dtype)
+    return np.frombuffer(bytearray(values), dtype=dtype, count=n) if n else np.zeros(0, dtype)
 
 
 def _object_array(values: list[Any]) -> Any:
@@ -595,7 +596,7 @@ class EventLog:
         events = len(self._row)
         slots = np.flatnonzero(_snapshot(self._kind, np.uint8, events) == _APPEND)
         n = len(slots)  # the appends among those events: rows 0..n-1 of the table
-        start = _snapshot(self._a_start, np.int64, n).copy()
+        start = _snapshot(self._a_start, np.int64, n)
         length = _snapshot(self._a_length, np.int32, n).astype(np.int64)
         t = np.empty(n, dtype=np.float64)
         rows = _snapshot(self._row, np.int32, events)[slots]
@@ -633,7 +634,7 @@ class EventLog:
         import numpy as np
 
         mono, wall = self.anchor
-        t = _snapshot(self._t, np.float64, n).copy()
+        t = _snapshot(self._t, np.float64, n)
         kinds = _snapshot(self._kind, np.uint8, n)
         rows = _snapshot(self._row, np.int32, n)
         browser = np.full(n, np.nan)

@@ -954,20 +954,18 @@ class Relay:
     # -- timer -------------------------------------------------------------------------------
 
     def _deadline(self) -> float | None:
-        traits = self.traits.deadline()
         held_until = self.priority.deadline()
-        if traits is not None and held_until is not None:
-            traits = max(traits, held_until)  # not before the hold ends: no busy timer
-        settle = self.settle.deadline(self._busy())
-        if settle is not None and held_until is not None:
-            settle = max(settle, held_until)
+        # poll applies trait batches and full syncs only once the hold is over: their
+        # deadlines no earlier than its end, or the timer would fire in a loop until then
+        after_hold = [self.traits.deadline(), self.settle.deadline(self._busy())]
+        if held_until is not None:
+            after_hold = [None if d is None else max(d, held_until) for d in after_hold]
         deadlines = [
-            settle,
+            *after_hold,
             self.reorderer.deadline(),
             self.coalescer.deadline(),
             self.barge.deadline(),
             self.transcripts.deadline(),
-            traits,
             held_until,
             self.digest.deadline(self.session.log) if self._attached else None,
         ]
